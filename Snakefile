@@ -1,0 +1,35 @@
+# overopt: reward-model over-optimization, end to end (see README.md).
+#   gold labels -> proxy-RM grid -> best-of-n -> fits -> tables and figures
+import os
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+sys.path.insert(0, workflow.basedir)  # the overopt package, also for jobs
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
+
+from overopt import config as study_config
+from overopt import deps
+
+
+configfile: "config.yaml"
+
+
+study_config.validate(config)  # schema + cross-key checks, before any job is planned
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/world.smk"
+include: "workflow/rules/labels.smk"
+include: "workflow/rules/proxies.smk"
+include: "workflow/rules/bon.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        TABLES,
+        FIGURES,
+    default_target: True

@@ -1,0 +1,133 @@
+"""Functional-form fits of gold score vs d = sqrt(KL) (Gao et al. 2022; STUDY.md 3.3).
+
+    bon: R(d) = d (alpha - beta d)       rl: R(d) = d (alpha - beta ln d)
+
+Both are linear after dividing by d, so ordinary least squares (statsmodels) gives alpha,
+beta and their confidence intervals; a nonlinear least-squares fit on R itself (scipy) is
+kept beside it as the cross-check. Points with d = 0 are excluded.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+FORMS = ("bon", "rl")
+
+
+def _feature(d: np.ndarray, form: str) -> np.ndarray:
+    if form == "bon":
+        return d
+    if form == "rl":
+        return np.log(d)
+    raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+
+
+def predict(d, alpha: float, beta: float, form: str) -> np.ndarray:
+    d = np.asarray(d, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(d > 0, d * (alpha - beta * _feature(np.where(d > 0, d, 1.0), form)), 0.0)
+
+
+def peak(alpha: float, beta: float, form: str) -> tuple[float, float]:
+    """(d*, R*): where the fitted curve peaks; infinite when beta <= 0 (no peak)."""
+    if beta <= 0:
+        return float("inf"), float("inf") if alpha > 0 else 0.0
+    if form == "bon":
+        return alpha / (2 * beta), alpha**2 / (4 * beta)
+    d_star = float(np.exp(alpha / beta - 1.0))
+    return d_star, beta * d_star
+
+
+@dataclass
+class FitResult:
+    form: str
+    alpha: float
+    beta: float
+    alpha_ci: tuple[float, float]
+    beta_ci: tuple[float, float]
+    d_star: float
+    r_star: float
+    rmse: float
+    r2: float
+    n_points: int
+    alpha_nls: float
+    beta_nls: float
+
+    def __getitem__(self, key):  # fits read as attributes or as keys
+        return getattr(self, key)
+
+    def row(self) -> dict:
+        """Flat dict for a table row (CIs as ``*_ci_low`` / ``*_ci_high``)."""
+        d = asdict(self)
+        for k in ("alpha_ci", "beta_ci"):
+            lo, hi = d.pop(k)
+            d[f"{k}_low"], d[f"{k}_high"] = lo, hi
+        return d
+
+
+def fit_form(d, r, form: str, level: float = 0.95) -> FitResult:
+    """Fit R(d) in the ``bon`` or ``rl`` form. ``d`` and ``r`` are 1-D arrays; r is the score
+    relative to pi_init (0 at d = 0)."""
+    import statsmodels.api as sm
+    from scipy.optimize import curve_fit
+
+    d, r = np.asarray(d, dtype=np.float64), np.asarray(r, dtype=np.float64)
+    if d.shape != r.shape:
+        raise ValueError(f"d {d.shape} and r {r.shape} differ in shape")
+    keep = (d > 0) & np.isfinite(d) & np.isfinite(r)
+    d, r = d[keep], r[keep]
+    if d.size < 3:
+        raise ValueError(f"need at least 3 points with d > 0, got {d.size}")
+    X = np.column_stack([np.ones_like(d), -_feature(d, form)])
+    res = sm.OLS(r / d, X).fit()
+    alpha, beta = (float(v) for v in res.params)
+    ci = res.conf_int(alpha=1 - level)
+    resid = r - predict(d, alpha, beta, form)
+    try:
+        (a_nls, b_nls), _ = curve_fit(lambda x, a, b: predict(x, a, b, form), d, r, p0=[alpha, beta])
+    except RuntimeError:  # NLS did not converge: the OLS fit still stands
+        a_nls = b_nls = float("nan")
+    d_star, r_star = peak(alpha, beta, form)
+    ss_tot = float(np.sum((r - r.mean()) ** 2))
+    return FitResult(form, alpha, beta, (float(ci[0, 0]), float(ci[0, 1])), (float(ci[1, 0]), float(ci[1, 1])),
+                     float(d_star), float(r_star), float(np.sqrt(np.mean(resid**2))),
+                     1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan"), int(d.size),
+                     float(a_nls), float(b_nls))
+
+
+def loglinear(x, y, level: float = 0.95) -> dict:
+    """OLS of y on log10(x): slope, intercept, their CIs, R^2 (coefficient scaling, Gao Fig. 3)."""
+    import statsmodels.api as sm
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    x, y = x[keep], y[keep]
+    if np.unique(x).size < 2:
+        raise ValueError("need at least two distinct x values")
+    res = sm.OLS(y, sm.add_constant(np.log10(x))).fit()
+    ci = np.asarray(res.conf_int(alpha=1 - level)) if x.size > 2 else np.full((2, 2), np.nan)
+    return {"intercept": float(res.params[0]), "slope": float(res.params[1]),
+            "intercept_ci_low": float(ci[0, 0]), "intercept_ci_high": float(ci[0, 1]),
+            "slope_ci_low": float(ci[1, 0]), "slope_ci_high": float(ci[1, 1]),
+            "r2": float(res.rsquared), "n_points": int(x.size)}
+
+
+def scaling_table(fits: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """alpha and beta regressed on log10(params) within each data size (and over all), and on
+    log10(data size) within each RM size. ``fits`` needs columns method, curve, rm_size,
+    params, data_size, alpha, beta."""
+    rows = []
+    axes = (("params", "data_size"), ("data_size", "rm_size"))
+    for (method, curve), f in fits.groupby(["method", "curve"]):
+        for predictor, within in axes:
+            groups = [("all", f)] + [(str(k), g) for k, g in f.groupby(within)]
+            for label, g in groups:
+                if g[predictor].nunique() < 2:
+                    continue
+                for coef in ("alpha", "beta"):
+                    rows.append({"method": method, "curve": curve, "coefficient": coef,
+                                 "predictor": f"log10_{predictor}", "within": within if label != "all" else "all",
+                                 "group": label, **loglinear(g[predictor], g[coef], level)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,69 @@
+"""Gold labeling: pairs of pi_init responses on RM-training prompts, labeled by the gold RM.
+
+Modes (STUDY.md 2.2): ``hard`` (higher gold wins), ``bt`` (winner drawn with
+P = sigmoid(gold_a - gold_b), gold in normalized units) and a label-flip rate on top.
+Pairs are split into ``train`` (the first rows, nested: a data size k uses the first k) and
+``heldout`` for accuracy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+MODES = ("hard", "bt")
+
+
+def assign_labels(gold_a: np.ndarray, gold_b: np.ndarray, mode: str, flip_rate: float,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (a_wins, flipped). Exact gold ties are broken by a fair coin."""
+    if mode not in MODES:
+        raise ValueError(f"label mode must be one of {MODES}, got {mode!r}")
+    diff = gold_a - gold_b
+    if mode == "hard":
+        a_wins = np.where(diff == 0, rng.random(diff.size) < 0.5, diff > 0)
+    else:
+        a_wins = rng.random(diff.size) < expit(diff)
+    flipped = rng.random(diff.size) < flip_rate
+    return a_wins ^ flipped, flipped
+
+
+def label_pairs(prompts: pd.DataFrame, responses: pd.DataFrame, gold: np.ndarray, mode: str,
+                flip_rate: float, n_train: int, seed: int) -> pd.DataFrame:
+    """prompts: rows with ``prompt_id, prompt``; responses: two rows per prompt
+    (``prompt_idx``, ``sample`` in {0, 1}, ``response``) with normalized ``gold`` scores
+    aligned to them."""
+    rng = np.random.default_rng(seed)
+    r = responses.assign(gold=gold).sort_values(["prompt_idx", "sample"])
+    a, b = r[r["sample"] == 0].reset_index(drop=True), r[r["sample"] == 1].reset_index(drop=True)
+    a_wins, flipped = assign_labels(a["gold"].to_numpy(), b["gold"].to_numpy(), mode, flip_rate, rng)
+    p = prompts.iloc[a["prompt_idx"]].reset_index(drop=True)
+    chosen = np.where(a_wins, a["response"], b["response"])
+    rejected = np.where(a_wins, b["response"], a["response"])
+    g_c = np.where(a_wins, a["gold"], b["gold"])
+    g_r = np.where(a_wins, b["gold"], a["gold"])
+    out = pd.DataFrame({
+        "split": np.where(np.arange(len(a)) < n_train, "train", "heldout"),
+        "prompt_id": p["prompt_id"], "prompt": p["prompt"], "chosen": chosen, "rejected": rejected,
+        "gold_chosen": g_c, "gold_rejected": g_r, "flipped": flipped,
+        "label_mode": mode, "flip_rate": flip_rate,
+    })
+    return out
+
+
+def make_pairs(policy: str, gold_path: str, gold_norm: str, prompts_csv: str, n_train: int, n_heldout: int,
+               mode: str, flip_rate: float, max_new_tokens: int, sample_batch: int, score_batch: int,
+               seed: int, out_csv: str, trust_remote_code: bool = False) -> None:
+    """Sample two pi_init responses per RM-training prompt, score with gold, label, save."""
+    from overopt.models import RewardModel, load_policy, load_tokenizer
+    from overopt.pool import eval_prompts
+    from overopt.sampling import sample_responses
+
+    prompts = eval_prompts(prompts_csv, "rm_train").head(n_train + n_heldout)
+    model, tok = load_policy(policy, trust_remote_code), load_tokenizer(policy, trust_remote_code)
+    resp = sample_responses(model, tok, prompts["prompt"].tolist(), 2, max_new_tokens, sample_batch, seed,
+                            progress="pair samples")
+    gold = RewardModel.load(gold_path, gold_norm, trust_remote_code, score_batch)
+    g = gold.scores(prompts["prompt"].to_numpy()[resp["prompt_idx"]].tolist(), resp["response"].tolist(),
+                    progress="gold scores")
+    label_pairs(prompts, resp, g, mode, flip_rate, n_train, seed + 1).to_csv(out_csv, index=False)

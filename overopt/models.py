@@ -1,0 +1,127 @@
+"""Loading policies and reward models by ``name_or_path`` (a local folder or a hub id), and
+scoring text with a reward model through its *own* tokenizer, normalized.
+
+Safetensors only; ``trust_remote_code`` is off unless the config turns it on.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from overopt import runtime
+
+
+def load_tokenizer(name_or_path: str, trust_remote_code: bool = False, padding_side: str = "right"):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    if tok.pad_token is None or tok.pad_token == tok.eos_token:
+        raise ValueError(f"{name_or_path}: the tokenizer needs a pad token distinct from EOS "
+                         "(sequence classifiers read the last non-pad token)")
+    tok.padding_side = padding_side
+    return tok
+
+
+def _dtype():
+    import torch
+
+    return torch.bfloat16 if runtime.use_bf16() else torch.float32
+
+
+def load_policy(name_or_path: str, trust_remote_code: bool = False):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(
+        name_or_path, use_safetensors=True, trust_remote_code=trust_remote_code, dtype=_dtype())
+    return model.to(runtime.device()).eval()
+
+
+def load_rm_model(name_or_path: str, trust_remote_code: bool = False):
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        name_or_path, num_labels=1, use_safetensors=True, trust_remote_code=trust_remote_code, dtype=_dtype())
+    return model.to(runtime.device()).eval()
+
+
+def count_params(model) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+@dataclass
+class Normalization:
+    """Affine map making pi_init's scores on the eval prompts mean 0, std 1."""
+
+    shift: float = 0.0
+    scale: float = 1.0
+    n: int = 0
+
+    @classmethod
+    def fit(cls, raw: np.ndarray) -> "Normalization":
+        raw = np.asarray(raw, dtype=np.float64).ravel()
+        scale = float(raw.std(ddof=1))
+        if not np.isfinite(scale) or scale <= 0:
+            raise ValueError("reward model gives constant scores on pi_init's samples; cannot normalize")
+        return cls(float(raw.mean()), scale, int(raw.size))
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        return (np.asarray(raw, dtype=np.float64) - self.shift) / self.scale
+
+    def save(self, path: str | Path, **extra) -> None:
+        Path(path).write_text(json.dumps({
+            "shift": self.shift, "scale": self.scale, "n": self.n, **extra,
+            "definition": "score = (raw - shift) / scale; pi_init samples on eval prompts have mean 0, std 1",
+        }, indent=2))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Normalization":
+        d = json.loads(Path(path).read_text())
+        return cls(float(d["shift"]), float(d["scale"]), int(d.get("n", 0)))
+
+
+class RewardModel:
+    """A sequence-classification RM that scores (prompt, response) text.
+
+    The text is re-tokenized with the RM's own tokenizer, and the EOS string is appended
+    exactly as TRL's ``RewardTrainer`` appends it in training: the RM scores what it was
+    trained on, whatever tokenizer the policy uses.
+    """
+
+    def __init__(self, model, tokenizer, norm: Normalization | None = None, batch_size: int = 256):
+        self.model, self.tokenizer = model, tokenizer
+        self.norm = norm or Normalization()
+        self.batch_size = batch_size
+        model.config.pad_token_id = tokenizer.pad_token_id
+
+    @classmethod
+    def load(cls, name_or_path: str, normalization: str | Path | None = None,
+             trust_remote_code: bool = False, batch_size: int = 256) -> "RewardModel":
+        norm = Normalization.load(normalization) if normalization else None
+        return cls(load_rm_model(name_or_path, trust_remote_code),
+                   load_tokenizer(name_or_path, trust_remote_code), norm, batch_size)
+
+    def texts(self, prompts: list[str], responses: list[str]) -> list[str]:
+        eos = self.tokenizer.eos_token or ""
+        return [p + r + eos for p, r in zip(prompts, responses)]
+
+    def raw_scores(self, prompts: list[str], responses: list[str], progress: str | None = None) -> np.ndarray:
+        import torch
+
+        texts = self.texts(prompts, responses)
+        out = np.empty(len(texts), dtype=np.float64)
+        bar = runtime.Progress(progress, len(texts)) if progress else None
+        with torch.inference_mode():
+            for i in range(0, len(texts), self.batch_size):
+                enc = self.tokenizer(texts[i:i + self.batch_size], return_tensors="pt", padding=True,
+                                     add_special_tokens=False).to(self.model.device)
+                logits = self.model(**enc).logits[:, 0]
+                out[i:i + len(logits)] = logits.float().cpu().numpy()
+                if bar:
+                    bar.update(i + len(logits))
+        return out
+
+    def scores(self, prompts: list[str], responses: list[str], progress: str | None = None) -> np.ndarray:
+        return self.norm.apply(self.raw_scores(prompts, responses, progress))

@@ -1,0 +1,64 @@
+"""The study's tidy tables. Every row carries the configuration that produced it, so tables
+join and filter without parsing paths. Columns are documented in the README."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from overopt import bon, fit
+
+# Columns that identify a reward model in every table.
+RM_COLUMNS = ["rm", "rm_size", "params", "data_size", "objective", "seed", "label_mode", "flip_rate"]
+
+
+def gold_meta(norm_json: str, config: dict) -> dict:
+    """The gold RM's identity columns (it is the reference, not a proxy)."""
+    info = json.loads(open(norm_json).read())
+    return {"rm": "gold", "rm_size": "gold", "params": info["params"], "data_size": np.nan,
+            "objective": "gold", "seed": config["seed"], "label_mode": config["labels"]["mode"],
+            "flip_rate": config["labels"]["flip_rate"]}
+
+
+def proxy_meta(metrics_json: str) -> dict:
+    m = json.loads(open(metrics_json).read())
+    return {k: m[k] for k in RM_COLUMNS}
+
+
+def bon_curve(meta: dict, gold_npy: str, proxy_npy: str, N: int, per_octave: int) -> pd.DataFrame:
+    """Best-of-n rows for one target RM: n grid, analytic KL, expected gold and proxy score."""
+    gold, proxy = np.load(gold_npy), np.load(proxy_npy)
+    if gold.shape != proxy.shape or gold.shape[1] != N:
+        raise ValueError(f"{gold_npy} {gold.shape} and {proxy_npy} {proxy.shape} must both be [prompts, {N}]")
+    out = bon.best_of_n(gold, proxy, bon.n_grid(N, per_octave))
+    for k, v in reversed(list(meta.items())):
+        out.insert(0, k, v)
+    out.insert(0, "method", "bon")
+    out["N"], out["prompts"] = N, gold.shape[0]
+    return out
+
+
+def concat_csv(paths: list[str]) -> pd.DataFrame:
+    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+
+
+def rm_metrics(paths: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([json.loads(open(p).read()) for p in paths])
+
+
+def fits(curves: pd.DataFrame, level: float, min_n: int) -> pd.DataFrame:
+    """One row per (method, target RM, curve in {gold, proxy}): the method's functional form
+    fitted to score relative to pi_init vs d."""
+    rows = []
+    key = ["method", *RM_COLUMNS]
+    for vals, c in curves.groupby(key, dropna=False, sort=False):
+        c = c.sort_values("n")
+        base = c.iloc[0]
+        if base["n"] != 1:
+            raise ValueError(f"BoN curve for {base['rm']} lacks n = 1 (the pi_init reference)")
+        c = c[c["n"] >= min_n]
+        for curve in ("gold", "proxy"):
+            res = fit.fit_form(c["d"], c[curve] - base[curve], "bon", level)
+            rows.append({**dict(zip(key, vals)), "curve": curve, **res.row(), "level": level})
+    return pd.DataFrame(rows)

@@ -1,0 +1,43 @@
+# Paths and helpers shared by every stage. Rules stay thin: inputs, outputs, one params dict.
+from pathlib import Path
+
+R = "results"
+PROXIES = study_config.proxies(config)
+PROXY_IDS = [p["id"] for p in PROXIES]
+TARGETS = ["gold", *PROXY_IDS]  # every RM a policy is optimized against
+ENV_TORCH = "../../envs/torch.yaml"
+ENV_LIGHT = "../../envs/light.yaml"
+
+TABLES = expand(f"{R}/tables/{{t}}.csv", t=["rm_metrics", "curves", "fits", "scaling"])
+FIGURES = expand(f"{R}/figures/{{f}}.{{ext}}", f=["bon_by_rm_size", "bon_by_data_size", "bon_coefficients"],
+                 ext=["png", "pdf"])
+
+
+wildcard_constraints:
+    rm=r"gold|[A-Za-z0-9_]+-d\d+-[a-z]+-s\d+",
+
+
+def log(rule, wc=""):
+    return f"{R}/logs/{rule}/{wc or rule}.log"
+
+
+def bench(rule, wc=""):
+    return f"{R}/benchmarks/{rule}/{wc or rule}.tsv"
+
+
+def built(ref, default):
+    """A model's name_or_path: the config's (a folder or hub id), or the one built here."""
+    return ref or default
+
+
+def local_input(ref):
+    """Track a model as an input when it is a folder on this machine, not a hub id."""
+    return [ref] if Path(ref).exists() or ref.startswith(f"{R}/") else []
+
+
+POLICY = built(config["policy"]["name_or_path"], f"{R}/world/policy")
+GOLD = built(config["gold"]["name_or_path"], f"{R}/rms/gold/model")
+
+
+def rm_path(rm):
+    return GOLD if rm == "gold" else f"{R}/rms/{rm}/model"

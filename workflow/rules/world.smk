@@ -1,0 +1,66 @@
+# The embedded world: tokenizer, prompt splits, pi_init and the gold RM, built offline.
+
+
+rule world:
+    output:
+        tokenizer=directory(f"{R}/world/tokenizer"),
+        prompts=f"{R}/world/prompts.csv",
+        corpus=f"{R}/world/policy_corpus.csv",
+    input:
+        code=deps.files("world"),
+    params:
+        hp={"world": config["world"], "response_len": config["response_len"], "seed": config["seed"]},
+    log:
+        log("world"),
+    benchmark:
+        bench("world")
+    conda:
+        ENV_TORCH
+    threads: 1
+    resources:
+        gpu=0,
+    script:
+        "../scripts/world.py"
+
+
+rule gold_rm:
+    output:
+        directory(f"{R}/rms/gold/model"),
+    input:
+        tokenizer=rules.world.output.tokenizer,
+        code=deps.files("world"),
+    params:
+        hp={"gold": config["gold"], "n_positions": study_config.n_positions(config), "seed": config["seed"] + 3},
+    log:
+        log("gold_rm"),
+    benchmark:
+        bench("gold_rm")
+    conda:
+        ENV_TORCH
+    threads: 1
+    resources:
+        gpu=0,
+    script:
+        "../scripts/gold_rm.py"
+
+
+rule train_policy:
+    output:
+        directory(f"{R}/world/policy"),
+    input:
+        corpus=rules.world.output.corpus,
+        tokenizer=rules.world.output.tokenizer,
+        code=deps.files("policy_train"),
+    params:
+        hp={**config["policy"], "n_positions": study_config.n_positions(config), "seed": config["seed"] + 4},
+    log:
+        log("train_policy"),
+    benchmark:
+        bench("train_policy")
+    conda:
+        ENV_TORCH
+    threads: 1
+    resources:
+        gpu=1,
+    script:
+        "../scripts/train_policy.py"

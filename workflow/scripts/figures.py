@@ -1,0 +1,8 @@
+"""Thin adapter: every figure, from the tables."""
+from pathlib import Path
+
+from overopt import figures, runtime
+
+runtime.setup(snakemake.threads, 0, snakemake.log[0])
+figures.make_all(snakemake.input.curves, snakemake.input.fits, snakemake.input.scaling,
+                 str(Path(snakemake.output[0]).parent))

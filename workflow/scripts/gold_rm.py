@@ -1,0 +1,6 @@
+"""Thin adapter: the seeded random teacher reward model (the gold RM)."""
+from overopt import runtime, world
+
+hp = snakemake.params.hp
+runtime.setup(snakemake.threads, hp["seed"], snakemake.log[0])
+world.save_gold(hp["gold"], snakemake.input.tokenizer, hp["n_positions"], hp["seed"], snakemake.output[0])

@@ -1,0 +1,7 @@
+"""Thin adapter: the BoN pool, N samples per eval prompt, generated once."""
+from overopt import pool, runtime
+
+hp = snakemake.params.hp
+runtime.setup(snakemake.threads, hp["seed"], snakemake.log[0])
+pool.sample_pool(hp["policy"], snakemake.input.prompts, hp["N"], hp["response_len"], hp["sample_batch_size"],
+                 hp["seed"], snakemake.output[0], hp["trust_remote_code"])

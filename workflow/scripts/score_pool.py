@@ -1,0 +1,7 @@
+"""Thin adapter: one RM scores the pool once; its normalization is fitted there."""
+from overopt import pool, runtime
+
+hp = snakemake.params.hp
+runtime.setup(snakemake.threads, 0, snakemake.log[0])
+pool.score_pool(hp["rm"], snakemake.input.prompts, snakemake.input.pool, hp["score_batch_size"],
+                snakemake.output.scores, snakemake.output.norm, hp["trust_remote_code"])

@@ -1,0 +1,14 @@
+"""Thin adapter: one proxy RM of the grid, with its held-out metrics."""
+import json
+
+from overopt import rm_train, runtime
+
+hp = snakemake.params.hp
+runtime.setup(snakemake.threads, hp["seed"], snakemake.log[0])
+metrics = rm_train.train_proxy(snakemake.input.pairs, hp["tokenizer"], hp["size"], hp["data_size"], hp["seed"],
+                               hp["train"], hp["n_positions"], snakemake.output.model)
+row = {"rm": hp["id"], "rm_size": hp["size"]["name"], "data_size": hp["data_size"], "objective": hp["objective"],
+       "seed": hp["seed"], "label_mode": hp["labels"]["mode"], "flip_rate": hp["labels"]["flip_rate"], **metrics}
+with open(snakemake.output.metrics, "w") as f:
+    json.dump(row, f, indent=2)
+runtime.log.info("metrics: %s", json.dumps(row))

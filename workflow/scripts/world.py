@@ -1,0 +1,7 @@
+"""Thin adapter: the embedded world (tokenizer, prompt splits, pi_init's corpus)."""
+from overopt import runtime, world
+
+hp = snakemake.params.hp
+runtime.setup(snakemake.threads, hp["seed"], snakemake.log[0])
+world.build(hp["world"], hp["response_len"], hp["seed"], snakemake.output.tokenizer,
+            snakemake.output.prompts, snakemake.output.corpus)
