@@ -1,13 +1,11 @@
 # overopt: reward-model over-optimization, end to end (see README.md).
 #   gold labels -> proxy-RM grid -> best-of-n -> fits -> tables and figures
-import os
 import sys
 
 from snakemake.utils import min_version
 
 min_version("9.0")
-sys.path.insert(0, workflow.basedir)  # the overopt package, also for jobs
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
+sys.path.insert(0, workflow.basedir)  # the overopt package (jobs: workflow/scripts/_package.py)
 
 from overopt import config as study_config
 from overopt import deps

@@ -38,8 +38,11 @@ def setup(threads: int = 1, seed: int = 0, log_file: str | None = None) -> None:
         handlers=handlers,
         force=True,
     )
-    for noisy in ("transformers", "datasets", "accelerate", "trl"):
+    for noisy in ("datasets", "accelerate", "trl"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()  # generate's one-time padding notice is noise here
     log.info("threads=%d seed=%d device=%s", threads, seed, device())
 
 
@@ -94,7 +97,7 @@ def trainer_args(cls, output_dir: str, seed: int, hp: dict, **extra):
     if "warmup_ratio" in kw:  # transformers 5 takes a float warmup_steps as a ratio
         kw["warmup_steps"] = kw.pop("warmup_ratio")
     return cls(output_dir=output_dir, seed=seed, data_seed=seed, save_strategy="no", report_to=[],
-               logging_steps=hp.get("logging_steps", 20), disable_tqdm=True, gradient_checkpointing=False,
+               logging_steps=hp.get("logging_steps", 20), disable_tqdm=True, activation_checkpointing=False,
                bf16=use_bf16(), use_cpu=device() == "cpu", dataloader_num_workers=0, **kw, **extra)
 
 

@@ -1,4 +1,5 @@
 """Thin adapter: the best-of-n curve against one target RM."""
+import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import runtime, tables
 
 hp = snakemake.params.hp

@@ -1,4 +1,5 @@
 """Thin adapter: every figure, from the tables."""
+import _package  # noqa: F401  (puts overopt on sys.path)
 from pathlib import Path
 
 from overopt import figures, runtime

@@ -1,4 +1,5 @@
 """Thin adapter: functional-form fits and their coefficient scaling."""
+import _package  # noqa: F401  (puts overopt on sys.path)
 import pandas as pd
 
 from overopt import fit, runtime, tables

@@ -1,4 +1,5 @@
 """Thin adapter: the seeded random teacher reward model (the gold RM)."""
+import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import runtime, world
 
 hp = snakemake.params.hp

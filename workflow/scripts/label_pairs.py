@@ -1,4 +1,5 @@
 """Thin adapter: gold-labeled pairs from pi_init samples."""
+import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import labels, runtime
 
 hp = snakemake.params.hp

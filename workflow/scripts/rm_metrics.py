@@ -1,4 +1,5 @@
 """Thin adapter: one row per proxy RM."""
+import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import runtime, tables
 
 runtime.setup(snakemake.threads, 0, snakemake.log[0])

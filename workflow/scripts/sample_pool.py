@@ -1,4 +1,5 @@
 """Thin adapter: the BoN pool, N samples per eval prompt, generated once."""
+import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import pool, runtime
 
 hp = snakemake.params.hp

@@ -1,4 +1,5 @@
 """Thin adapter: one RM scores the pool once; its normalization is fitted there."""
+import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import pool, runtime
 
 hp = snakemake.params.hp

@@ -1,4 +1,5 @@
 """Thin adapter: train pi_init with TRL's SFTTrainer."""
+import _package  # noqa: F401  (puts overopt on sys.path)
 import json
 
 from overopt import policy_train, runtime

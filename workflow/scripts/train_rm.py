@@ -1,4 +1,5 @@
 """Thin adapter: one proxy RM of the grid, with its held-out metrics."""
+import _package  # noqa: F401  (puts overopt on sys.path)
 import json
 
 from overopt import rm_train, runtime

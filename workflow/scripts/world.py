@@ -1,4 +1,5 @@
 """Thin adapter: the embedded world (tokenizer, prompt splits, pi_init's corpus)."""
+import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import runtime, world
 
 hp = snakemake.params.hp

@@ -1,0 +1,20 @@
+"""Code tracking: a rule's inputs include exactly the package modules it imports."""
+import pytest
+
+from overopt import deps
+
+
+def test_closure_is_transitive():
+    assert deps.closure("pool") == ["models", "pool", "runtime", "sampling"]
+    assert "world" in deps.closure("rm_train") and "bon" in deps.closure("tables")
+    assert "models" not in deps.closure("fit")
+
+
+def test_light_modules_do_not_pull_torch_code():
+    for m in ("tables", "fit", "figures", "bon"):
+        assert not {"models", "sampling", "rm_train"} & set(deps.closure(m))
+
+
+def test_unknown_module_is_an_error():
+    with pytest.raises(ValueError, match="no module"):
+        deps.closure("nope")

@@ -1,0 +1,60 @@
+"""Fit recovery from curves with known coefficients, and the closed-form peaks."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from overopt.fit import fit_form, loglinear, peak, predict, scaling_table
+
+
+@pytest.mark.parametrize("form,alpha,beta", [("bon", 0.6, 0.1), ("bon", 0.49, 0.12), ("rl", 0.35, 0.15)])
+def test_recovers_known_coefficients(form, alpha, beta):
+    rng = np.random.default_rng(1)
+    d = np.linspace(0.2, 4.0, 40)
+    r = predict(d, alpha, beta, form) + rng.normal(0, 0.01, d.size)
+    f = fit_form(d, r, form, level=0.999)  # coverage itself is tested below
+    assert f.alpha == pytest.approx(alpha, abs=0.02) and f.beta == pytest.approx(beta, abs=0.02)
+    assert f.alpha_ci[0] < alpha < f.alpha_ci[1] and f.beta_ci[0] < beta < f.beta_ci[1]
+    assert f.alpha_nls == pytest.approx(alpha, abs=0.02) and f.beta_nls == pytest.approx(beta, abs=0.02)
+    assert f.rmse == pytest.approx(0.01, rel=0.5)
+    assert f["d_star"] == f.d_star  # attributes or keys
+
+
+def test_ci_coverage_is_nominal():
+    """Over many noisy replicates the 95% CI covers the truth about 95% of the time."""
+    rng = np.random.default_rng(0)
+    d = np.linspace(0.3, 3.0, 12)
+    hits = [fit_form(d, d * (0.5 - 0.1 * d) + rng.normal(0, 0.05, d.size) * d, "bon").beta_ci for _ in range(300)]
+    cover = np.mean([lo < 0.1 < hi for lo, hi in hits])
+    assert 0.91 < cover < 0.99
+
+
+def test_peaks_closed_form():
+    assert peak(0.6, 0.1, "bon") == pytest.approx((3.0, 0.9))
+    d_star, r_star = peak(0.35, 0.15, "rl")
+    assert d_star == pytest.approx(np.exp(0.35 / 0.15 - 1)) and r_star == pytest.approx(0.15 * d_star)
+    grid = np.linspace(0.01, 30, 300_000)
+    assert grid[np.argmax(predict(grid, 0.35, 0.15, "rl"))] == pytest.approx(d_star, abs=1e-3)
+    assert peak(0.5, -0.1, "bon")[0] == float("inf")
+
+
+def test_excludes_d_zero_and_rejects_bad_input():
+    d = np.array([0.0, 0.5, 1.0, 1.5, 2.0])
+    f = fit_form(d, d * (0.5 - 0.1 * d), "bon")
+    assert f.n_points == 4 and f.alpha == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="form"):
+        fit_form(d, d, "quadratic")
+    with pytest.raises(ValueError, match="at least 3"):
+        fit_form([0, 1, 2], [0, 1, 2], "bon")
+
+
+def test_loglinear_and_scaling_table():
+    params = np.array([1e3, 1e4, 1e5, 1e6])
+    out = loglinear(params, 0.4 + 0.05 * np.log10(params))
+    assert out["slope"] == pytest.approx(0.05) and out["intercept"] == pytest.approx(0.4)
+    fits = pd.DataFrame({"method": "bon", "curve": "gold", "rm_size": list("abcdabcd"),
+                         "params": np.tile(params, 2), "data_size": [1] * 4 + [2] * 4,
+                         "alpha": 0.4 + 0.05 * np.log10(np.tile(params, 2)), "beta": 0.1})
+    s = scaling_table(fits)
+    a = s[(s.coefficient == "alpha") & (s.predictor == "log10_params")]
+    assert set(a["group"]) == {"all", "1", "2"} and np.allclose(a["slope"], 0.05)
+    assert set(s[s.predictor == "log10_data_size"]["group"]) == {"all", *"abcd"}

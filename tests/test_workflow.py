@@ -1,0 +1,106 @@
+"""End to end through Snakemake on the tiny preset: lint, a real run, every table and figure,
+and a second plan that finds nothing to do."""
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+TABLE_COLUMNS = {
+    "rm_metrics": ["rm", "rm_size", "params", "data_size", "objective", "seed", "label_mode", "flip_rate",
+                   "val_loss", "val_accuracy", "gold_accuracy"],
+    "curves": ["method", "rm", "rm_size", "params", "data_size", "seed", "n", "kl", "d", "gold", "proxy"],
+    "fits": ["method", "rm", "params", "data_size", "curve", "form", "alpha", "beta", "alpha_ci_low",
+             "alpha_ci_high", "beta_ci_low", "beta_ci_high", "d_star", "r_star", "rmse"],
+    "scaling": ["method", "coefficient", "predictor", "group", "slope", "slope_ci_low", "slope_ci_high"],
+}
+FIGURES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients"]
+
+
+def smk(snakemake_bin, root, workdir, *args, timeout=900):
+    cmd = [snakemake_bin, "--snakefile", str(root / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(root / "config.yaml"), str(root / "config/presets/tiny.yaml"), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_lint_is_clean(root, snakemake_bin):
+    out = subprocess.run([snakemake_bin, "--lint", "--snakefile", str(root / "Snakefile"), "--directory",
+                          str(root)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Lints for" not in out.stdout + out.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, root, snakemake_bin):
+    work = tmp_path_factory.mktemp("tiny")
+    out = smk(snakemake_bin, root, work, "--cores", "2")
+    assert out.returncode == 0, out.stderr[-4000:]
+    return work
+
+
+@pytest.fixture(scope="module")
+def tiny_config(root):
+    from snakemake.utils import update_config
+
+    from overopt import config as C
+
+    cfg = yaml.safe_load((root / "config.yaml").read_text())
+    update_config(cfg, yaml.safe_load((root / "config/presets/tiny.yaml").read_text()))
+    return C.validate(cfg)
+
+
+@pytest.mark.parametrize("table", sorted(TABLE_COLUMNS))
+def test_tables_have_documented_columns(tiny_run, table):
+    df = pd.read_csv(tiny_run / "results" / "tables" / f"{table}.csv")
+    assert not df.empty
+    missing = set(TABLE_COLUMNS[table]) - set(df.columns)
+    assert not missing, f"{table}.csv lacks {missing}"
+
+
+def test_every_proxy_and_gold_has_rows(tiny_run, tiny_config):
+    from overopt import config as C
+
+    ids = {p["id"] for p in C.proxies(tiny_config)}
+    t = tiny_run / "results" / "tables"
+    assert set(pd.read_csv(t / "rm_metrics.csv")["rm"]) == ids
+    curves, fits = pd.read_csv(t / "curves.csv"), pd.read_csv(t / "fits.csv")
+    assert set(curves["rm"]) == ids | {"gold"} and set(fits["rm"]) == ids | {"gold"}
+    N = tiny_config["bon"]["N"]
+    for _, c in curves.groupby("rm"):
+        assert c["n"].min() == 1 and c["n"].max() == N
+        assert abs(c.loc[c.n == 1, "gold"].iloc[0]) < 0.5  # pi_init's normalized mean
+    gold = curves[curves.rm == "gold"].sort_values("n")
+    assert gold["gold"].is_monotonic_increasing  # BoN against gold itself never hurts
+
+
+def test_normalization_is_stored_with_each_rm(tiny_run, tiny_config):
+    import json
+
+    import numpy as np
+
+    for rm in ["gold", *[p["id"] for p in __import__("overopt.config").config.proxies(tiny_config)]]:
+        norm = json.loads((tiny_run / "results" / "rms" / rm / "normalization.json").read_text())
+        scores = np.load(tiny_run / "results" / "bon" / "scores" / f"{rm}.npy")
+        assert norm["scale"] > 0 and abs(scores.mean()) < 1e-9 and abs(scores.std(ddof=1) - 1) < 1e-9
+
+
+def test_figures_exist(tiny_run):
+    for f in FIGURES:
+        for ext in ("png", "pdf"):
+            p = tiny_run / "results" / "figures" / f"{f}.{ext}"
+            assert p.stat().st_size > 5000, p
+
+
+def test_every_job_logged_and_benchmarked(tiny_run):
+    logs = list((tiny_run / "results" / "logs").rglob("*.log"))
+    benches = list((tiny_run / "results" / "benchmarks").rglob("*.tsv"))
+    assert len(logs) == len(benches) > 10
+    train_log = next((tiny_run / "results" / "logs" / "train_rm").glob("*.log")).read_text()
+    assert "train step" in train_log and "ETA" in train_log and "loss=" in train_log
+
+
+def test_second_plan_has_nothing_to_do(tiny_run, root, snakemake_bin):
+    out = smk(snakemake_bin, root, tiny_run, "-n")
+    assert out.returncode == 0 and "Nothing to be done" in out.stdout + out.stderr

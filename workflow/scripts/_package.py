@@ -1,0 +1,9 @@
+"""Makes the repository's ``overopt`` package importable in every job, whether or not it is
+pip-installed in the job's environment (e.g. a fresh ``--sdm conda`` env). Scripts import it
+first; Snakemake puts this folder on ``sys.path``."""
+import sys
+from pathlib import Path
+
+_root = str(Path(__file__).resolve().parents[2])
+if _root not in sys.path:
+    sys.path.insert(0, _root)
