@@ -14,6 +14,9 @@ from overopt import deps
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 study_config.validate(config)  # schema + cross-key checks, before any job is planned
 
 

@@ -69,7 +69,7 @@ def rule_costs(results: Path) -> pd.DataFrame:
 def summarize(run_info: dict, jobs: pd.DataFrame) -> pd.DataFrame:
     per_rule = jobs.groupby("rule").agg(jobs=("job", "size"), s=("s", "sum"), max_rss_mb=("max_rss_mb", "max"))
     gen_and_score = per_rule.loc["sample_pool", "s"] + per_rule.loc["score_pool", "s"]
-    bon_total = gen_and_score + per_rule.loc["bon_curve", "s"]
+    bon_total = gen_and_score + per_rule.loc["bon_curves", "s"]
     rows = [
         ("wall_s", run_info["wall_s"], "cold run, whole DAG"),
         ("peak_rss_mb", run_info["peak_rss_mb"], "Snakemake + concurrent jobs, summed"),

@@ -36,6 +36,7 @@ def load_policy(name_or_path: str, trust_remote_code: bool = False):
 
     model = AutoModelForCausalLM.from_pretrained(
         name_or_path, use_safetensors=True, trust_remote_code=trust_remote_code, dtype=_dtype())
+    runtime.log.info("policy %s on %s (%s)", name_or_path, runtime.device(), model.dtype)
     return model.to(runtime.device()).eval()
 
 
@@ -44,6 +45,7 @@ def load_rm_model(name_or_path: str, trust_remote_code: bool = False):
 
     model = AutoModelForSequenceClassification.from_pretrained(
         name_or_path, num_labels=1, use_safetensors=True, trust_remote_code=trust_remote_code, dtype=_dtype())
+    runtime.log.info("reward model %s on %s (%s)", name_or_path, runtime.device(), model.dtype)
     return model.to(runtime.device()).eval()
 
 

@@ -14,7 +14,6 @@ def train_policy(corpus_csv: str, tokenizer_dir: str, arch: dict, n_positions: i
                  seed: int, out_dir: str) -> dict:
     from datasets import Dataset
     from transformers import GPT2LMHeadModel
-    from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     from overopt.models import count_params, load_tokenizer
@@ -28,8 +27,7 @@ def train_policy(corpus_csv: str, tokenizer_dir: str, arch: dict, n_positions: i
                                     dataset_num_proc=None)
         trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok,
                              callbacks=[runtime.progress_callback()])
-        trainer.remove_callback(PrinterCallback)
-        result = trainer.train()
+        result = runtime.train_resumable(trainer, None)
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     return {"params": count_params(model), "train_loss": float(result.training_loss),

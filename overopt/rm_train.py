@@ -44,9 +44,9 @@ def heldout_metrics(rm: RewardModel, heldout: pd.DataFrame) -> dict:
 
 
 def train_proxy(pairs_csv: str, tokenizer_dir: str, size: dict, data_size: int, seed: int, hp: dict,
-                n_positions: int, out_dir: str) -> dict:
+                n_positions: int, out_dir: str, checkpoint_dir: str | None = None, save_steps: int = 0) -> dict:
+    """Train one proxy; with ``checkpoint_dir`` and ``save_steps`` a killed run resumes."""
     from datasets import Dataset
-    from transformers import PrinterCallback
     from trl import RewardConfig, RewardTrainer
 
     pairs = pd.read_csv(pairs_csv, keep_default_na=False)
@@ -57,11 +57,11 @@ def train_proxy(pairs_csv: str, tokenizer_dir: str, size: dict, data_size: int, 
     model, tok = init_proxy(size, tokenizer_dir, n_positions)
     data = Dataset.from_pandas(train[["prompt", "chosen", "rejected"]], preserve_index=False)
     with tempfile.TemporaryDirectory() as tmp:
-        args = runtime.trainer_args(RewardConfig, tmp, seed, hp, max_length=None, center_rewards_coefficient=None)
+        args = runtime.trainer_args(RewardConfig, checkpoint_dir or tmp, seed, hp, save_steps if checkpoint_dir else 0,
+                                    max_length=None, center_rewards_coefficient=None)
         trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tok,
                                 callbacks=[runtime.progress_callback()])
-        trainer.remove_callback(PrinterCallback)
-        result = trainer.train()
+        result = runtime.train_resumable(trainer, checkpoint_dir)
     model.eval()
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)

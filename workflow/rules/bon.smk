@@ -1,5 +1,6 @@
 # Best-of-n: one pool from pi_init on the eval prompts, generated once; each RM scores it
-# once (which also fixes the RM's normalization); the estimator then costs nothing.
+# once (which also fixes the RM's normalization); the estimator then costs nothing, so
+# one job computes every target's curve.
 
 
 rule sample_pool:
@@ -59,24 +60,24 @@ rule score_pool:
         "../scripts/score_pool.py"
 
 
-rule bon_curve:
+rule bon_curves:
     output:
-        f"{R}/bon/curves/{{rm}}.csv",
+        f"{R}/bon/curves.csv",
     input:
-        gold=f"{R}/bon/scores/gold.npy",
-        proxy=f"{R}/bon/scores/{{rm}}.npy",
-        meta=lambda wc: f"{R}/rms/gold/normalization.json" if wc.rm == "gold" else f"{R}/rms/{wc.rm}/metrics.json",
+        scores=expand(f"{R}/bon/scores/{{rm}}.npy", rm=TARGETS),
+        gold_meta=f"{R}/rms/gold/normalization.json",
+        metas=expand(f"{R}/rms/{{rm}}/metrics.json", rm=PROXY_IDS),
         code=deps.files("tables"),
     params:
         hp={"bon": config["bon"], "seed": config["seed"], "labels": config["labels"]},
     log:
-        log("bon_curve", "{rm}"),
+        log("bon_curves"),
     benchmark:
-        bench("bon_curve", "{rm}")
+        bench("bon_curves")
     conda:
         ENV_LIGHT
     threads: 1
     resources:
         gpu=0,
     script:
-        "../scripts/bon_curve.py"
+        "../scripts/bon_curves.py"

@@ -9,8 +9,18 @@ ENV_TORCH = "../../envs/torch.yaml"
 ENV_LIGHT = "../../envs/light.yaml"
 
 TABLES = expand(f"{R}/tables/{{t}}.csv", t=["rm_metrics", "curves", "fits", "scaling"])
-FIGURES = expand(f"{R}/figures/{{f}}.{{ext}}", f=["bon_by_rm_size", "bon_by_data_size", "bon_coefficients"],
-                 ext=["png", "pdf"])
+FIGURE_NAMES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients"]
+FIGURES = expand(f"{R}/figures/{{f}}.{{ext}}", f=FIGURE_NAMES, ext=["png", "pdf"])
+GAO = "Gao et al. 2022: scaling laws"  # report categories, one per paper
+
+
+def figure(name, paper, caption=None):
+    """A figure's PNG as a report item (the PDF beside it is a plain output)."""
+    return report(f"{R}/figures/{name}.png", caption=f"../report/{caption or name}.rst", category=paper)
+
+
+def table(name):
+    return report(f"{R}/tables/{name}.csv", caption="../report/tables.rst", category="Tables")
 
 
 wildcard_constraints:

@@ -1,9 +1,12 @@
-# Figures, from the tables only.
+# Figures, from the tables only; registered in the Snakemake report with captions.
 
 
 rule figures:
     output:
-        FIGURES,
+        bon_by_rm_size=figure("bon_by_rm_size", GAO),
+        bon_by_data_size=figure("bon_by_data_size", GAO),
+        bon_coefficients=figure("bon_coefficients", GAO),
+        pdfs=expand(f"{R}/figures/{{f}}.pdf", f=FIGURE_NAMES),
     input:
         curves=rules.curves.output[0],
         fits=rules.fits.output.fits,

@@ -19,6 +19,7 @@ rule train_rm:
             "n_positions": study_config.n_positions(config),
             "labels": config["labels"],
         },
+        checkpoints=lambda wc: f"{R}/checkpoints/train_rm/{wc.rm}",  # outside the outputs: survives a kill
     log:
         log("train_rm", "{rm}"),
     benchmark:

@@ -3,7 +3,7 @@
 
 rule rm_metrics:
     output:
-        f"{R}/tables/rm_metrics.csv",
+        table("rm_metrics"),
     input:
         metrics=expand(f"{R}/rms/{{rm}}/metrics.json", rm=PROXY_IDS),
         code=deps.files("tables"),
@@ -22,9 +22,9 @@ rule rm_metrics:
 
 rule curves:
     output:
-        f"{R}/tables/curves.csv",
+        table("curves"),
     input:
-        curves=expand(f"{R}/bon/curves/{{rm}}.csv", rm=TARGETS),
+        curves=[rules.bon_curves.output[0]],
         code=deps.files("tables"),
     log:
         log("curves"),
@@ -41,8 +41,8 @@ rule curves:
 
 rule fits:
     output:
-        fits=f"{R}/tables/fits.csv",
-        scaling=f"{R}/tables/scaling.csv",
+        fits=table("fits"),
+        scaling=table("scaling"),
     input:
         curves=rules.curves.output[0],
         code=deps.files("tables", "fit"),

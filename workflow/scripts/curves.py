@@ -2,5 +2,5 @@
 import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import runtime, tables
 
-runtime.setup(snakemake.threads, 0, snakemake.log[0])
+runtime.job(snakemake, 0)
 tables.concat_csv(snakemake.input.curves).to_csv(snakemake.output[0], index=False)

@@ -4,6 +4,6 @@ from pathlib import Path
 
 from overopt import figures, runtime
 
-runtime.setup(snakemake.threads, 0, snakemake.log[0])
+runtime.job(snakemake, 0)
 figures.make_all(snakemake.input.curves, snakemake.input.fits, snakemake.input.scaling,
                  str(Path(snakemake.output[0]).parent))

@@ -5,7 +5,7 @@ import pandas as pd
 from overopt import fit, runtime, tables
 
 hp = snakemake.params.hp
-runtime.setup(snakemake.threads, 0, snakemake.log[0])
+runtime.job(snakemake, 0)
 fits = tables.fits(pd.read_csv(snakemake.input.curves), hp["level"], hp["min_n"])
 fits.to_csv(snakemake.output.fits, index=False)
 fit.scaling_table(fits[fits["rm"] != "gold"], hp["level"]).to_csv(snakemake.output.scaling, index=False)

@@ -3,5 +3,5 @@ import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import runtime, world
 
 hp = snakemake.params.hp
-runtime.setup(snakemake.threads, hp["seed"], snakemake.log[0])
+runtime.job(snakemake, hp["seed"])
 world.save_gold(hp["gold"], snakemake.input.tokenizer, hp["n_positions"], hp["seed"], snakemake.output[0])

@@ -3,6 +3,6 @@ import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import pool, runtime
 
 hp = snakemake.params.hp
-runtime.setup(snakemake.threads, hp["seed"], snakemake.log[0])
+runtime.job(snakemake, hp["seed"])
 pool.sample_pool(hp["policy"], snakemake.input.prompts, hp["N"], hp["response_len"], hp["sample_batch_size"],
                  hp["seed"], snakemake.output[0], hp["trust_remote_code"])

@@ -3,6 +3,6 @@ import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import pool, runtime
 
 hp = snakemake.params.hp
-runtime.setup(snakemake.threads, 0, snakemake.log[0])
+runtime.job(snakemake, 0)
 pool.score_pool(hp["rm"], snakemake.input.prompts, snakemake.input.pool, hp["score_batch_size"],
                 snakemake.output.scores, snakemake.output.norm, hp["trust_remote_code"])

@@ -5,7 +5,7 @@ import json
 from overopt import policy_train, runtime
 
 hp = snakemake.params.hp
-runtime.setup(snakemake.threads, hp["seed"], snakemake.log[0])
+runtime.job(snakemake, hp["seed"])
 info = policy_train.train_policy(snakemake.input.corpus, snakemake.input.tokenizer, hp["arch"], hp["n_positions"],
                                  hp["train"], hp["seed"], snakemake.output[0])
 runtime.log.info("pi_init: %s", json.dumps(info))

@@ -5,9 +5,10 @@ import json
 from overopt import rm_train, runtime
 
 hp = snakemake.params.hp
-runtime.setup(snakemake.threads, hp["seed"], snakemake.log[0])
+runtime.job(snakemake, hp["seed"])
 metrics = rm_train.train_proxy(snakemake.input.pairs, hp["tokenizer"], hp["size"], hp["data_size"], hp["seed"],
-                               hp["train"], hp["n_positions"], snakemake.output.model)
+                               hp["train"], hp["n_positions"], snakemake.output.model,
+                               snakemake.params.checkpoints, snakemake.config["checkpoint_steps"])
 row = {"rm": hp["id"], "rm_size": hp["size"]["name"], "data_size": hp["data_size"], "objective": hp["objective"],
        "seed": hp["seed"], "label_mode": hp["labels"]["mode"], "flip_rate": hp["labels"]["flip_rate"], **metrics}
 with open(snakemake.output.metrics, "w") as f:

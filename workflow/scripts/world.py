@@ -3,6 +3,6 @@ import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import runtime, world
 
 hp = snakemake.params.hp
-runtime.setup(snakemake.threads, hp["seed"], snakemake.log[0])
+runtime.job(snakemake, hp["seed"])
 world.build(hp["world"], hp["response_len"], hp["seed"], snakemake.output.tokenizer,
             snakemake.output.prompts, snakemake.output.corpus)

@@ -1,0 +1,63 @@
+"""The cluster profile on a real single-node SLURM (tests/slurm/cluster.sh): the tiny preset
+runs with --profile profiles/slurm, every job is a SLURM job, and GPU jobs that run at the
+same time hold distinct (fake) devices, set by SLURM."""
+import os
+import re
+import subprocess
+from datetime import datetime
+from itertools import combinations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+GPU_RULES = {"train_policy", "sample_pool", "score_pool", "label_pairs", "train_rm"}
+LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+) ")
+SETUP = re.compile(r"CUDA_VISIBLE_DEVICES=(\S+) SLURM_JOB_ID=(\S+)")
+
+
+def _running() -> bool:
+    out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    return out.returncode == 0 and bool(re.search(r"idle|mixed|allocated", out.stdout))
+
+
+@pytest.fixture(scope="module")
+def cluster(root):
+    script = root / "tests" / "slurm" / "cluster.sh"
+    if subprocess.run(["which", "sinfo"], capture_output=True).returncode == 0 and _running():
+        yield  # a cluster someone else started: use it, leave it running
+        return
+    out = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=600)
+    if out.returncode == 3 and os.environ.get("CI") != "true":
+        pytest.skip(out.stderr.strip())  # not root here; CI runs as root and must not skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    yield
+    subprocess.run([str(script), "stop"], timeout=60)
+
+
+def _span(text):
+    stamps = [datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f") for m in map(LINE.match, text.splitlines()) if m]
+    return stamps[0], stamps[-1]
+
+
+def test_tiny_preset_on_slurm(cluster, root, snakemake_bin, tmp_path):
+    cmd = [snakemake_bin, "--profile", str(root / "profiles" / "slurm"), "--snakefile", str(root / "Snakefile"),
+           "--directory", str(tmp_path), "--configfile", str(root / "config.yaml"),
+           str(root / "config/presets/tiny.yaml"), "--jobs", "4"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
+    assert (tmp_path / "results" / "tables" / "curves.csv").exists()
+    jobs = {}
+    for log in (tmp_path / "results" / "logs").rglob("*.log"):
+        text = log.read_text()
+        m = SETUP.search(text)
+        assert m, f"{log} has no set-up line"
+        cvd, slurm_id = m.groups()
+        assert slurm_id.isdigit(), f"{log}: not a SLURM job"
+        jobs[log] = (log.parent.name, cvd, slurm_id, *_span(text))
+    assert len({j[2] for j in jobs.values()}) == len(jobs), "each job its own SLURM job"
+    gpu = [j for j in jobs.values() if j[0] in GPU_RULES]
+    assert gpu and all(j[1] != "<unset>" for j in gpu), "SLURM sets CUDA_VISIBLE_DEVICES for GPU jobs"
+    assert all(j[1] == "<unset>" for j in jobs.values() if j[0] not in GPU_RULES)
+    overlapping = [(a, b) for a, b in combinations(gpu, 2) if a[3] < b[4] and b[3] < a[4]]
+    for a, b in overlapping:
+        assert set(a[1].split(",")).isdisjoint(b[1].split(",")), f"{a} and {b} shared a device"
