@@ -131,3 +131,21 @@ def scaling_table(fits: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
                                  "predictor": f"log10_{predictor}", "within": within if label != "all" else "all",
                                  "group": label, **loglinear(g[predictor], g[coef], level)})
     return pd.DataFrame(rows)
+
+
+def fits_table(curves: pd.DataFrame, level: float, min_n: int) -> pd.DataFrame:
+    """One row per (method, target RM, curve in {gold, proxy}): the method's functional form
+    fitted to score relative to pi_init vs d."""
+    from overopt.tables import RM_COLUMNS
+
+    rows, key = [], ["method", *RM_COLUMNS]
+    for vals, c in curves.groupby(key, dropna=False, sort=False):
+        c = c.sort_values("n")
+        base = c.iloc[0]
+        if base["n"] != 1:
+            raise ValueError(f"BoN curve for {base['rm']} lacks n = 1 (the pi_init reference)")
+        c = c[c["n"] >= min_n]
+        for curve in ("gold", "proxy"):
+            res = fit_form(c["d"], c[curve] - base[curve], "bon", level)
+            rows.append({**dict(zip(key, vals)), "curve": curve, **res.row(), "level": level})
+    return pd.DataFrame(rows)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from overopt import bon, fit
+from overopt import bon
 
 # Columns that identify a reward model in every table.
 RM_COLUMNS = ["rm", "rm_size", "params", "data_size", "objective", "seed", "label_mode", "flip_rate"]
@@ -45,20 +45,3 @@ def concat_csv(paths: list[str]) -> pd.DataFrame:
 
 def rm_metrics(paths: list[str]) -> pd.DataFrame:
     return pd.DataFrame([json.loads(open(p).read()) for p in paths])
-
-
-def fits(curves: pd.DataFrame, level: float, min_n: int) -> pd.DataFrame:
-    """One row per (method, target RM, curve in {gold, proxy}): the method's functional form
-    fitted to score relative to pi_init vs d."""
-    rows = []
-    key = ["method", *RM_COLUMNS]
-    for vals, c in curves.groupby(key, dropna=False, sort=False):
-        c = c.sort_values("n")
-        base = c.iloc[0]
-        if base["n"] != 1:
-            raise ValueError(f"BoN curve for {base['rm']} lacks n = 1 (the pi_init reference)")
-        c = c[c["n"] >= min_n]
-        for curve in ("gold", "proxy"):
-            res = fit.fit_form(c["d"], c[curve] - base[curve], "bon", level)
-            rows.append({**dict(zip(key, vals)), "curve": curve, **res.row(), "level": level})
-    return pd.DataFrame(rows)

@@ -42,7 +42,8 @@ def _span(text):
 def test_tiny_preset_on_slurm(cluster, root, snakemake_bin, tmp_path):
     cmd = [snakemake_bin, "--profile", str(root / "profiles" / "slurm"), "--snakefile", str(root / "Snakefile"),
            "--directory", str(tmp_path), "--configfile", str(root / "config.yaml"),
-           str(root / "config/presets/tiny.yaml"), "--jobs", "4"]
+           str(root / "config/presets/tiny.yaml"), "--jobs", "4",
+           "--slurm-init-seconds-before-status-checks", "3"]  # the 40 s default polls too slowly for a test
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
     assert (tmp_path / "results" / "tables" / "curves.csv").exists()

@@ -5,6 +5,7 @@ import subprocess
 import pandas as pd
 import pytest
 import yaml
+from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -19,25 +20,11 @@ TABLE_COLUMNS = {
 FIGURES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients"]
 
 
-def smk(snakemake_bin, root, workdir, *args, timeout=900):
-    cmd = [snakemake_bin, "--snakefile", str(root / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(root / "config.yaml"), str(root / "config/presets/tiny.yaml"), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-
-
 def test_lint_is_clean(root, snakemake_bin):
     out = subprocess.run([snakemake_bin, "--lint", "--snakefile", str(root / "Snakefile"), "--directory",
                           str(root)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Lints for" not in out.stdout + out.stderr
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, root, snakemake_bin):
-    work = tmp_path_factory.mktemp("tiny")
-    out = smk(snakemake_bin, root, work, "--cores", "2")
-    assert out.returncode == 0, out.stderr[-4000:]
-    return work
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +88,14 @@ def test_every_job_logged_and_benchmarked(tiny_run):
     assert "train step" in train_log and "ETA" in train_log and "loss=" in train_log
 
 
-def test_second_plan_has_nothing_to_do(tiny_run, root, snakemake_bin):
-    out = smk(snakemake_bin, root, tiny_run, "-n")
+def test_second_plan_has_nothing_to_do(tiny_run, tiny_repo, snakemake_bin):
+    out = run_snakemake(snakemake_bin, tiny_repo, tiny_run, "-n")
     assert out.returncode == 0 and "Nothing to be done" in out.stdout + out.stderr
+
+
+def test_report_has_every_figure_and_table(tiny_run, tiny_repo, snakemake_bin):
+    out = run_snakemake(snakemake_bin, tiny_repo, tiny_run, "--report", "results/report.html", timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    html = (tiny_run / "results" / "report.html").read_text()
+    for name in [*FIGURES, "curves.csv", "fits.csv", "scaling.csv", "rm_metrics.csv", "Gao et al. 2022"]:
+        assert name in html, name

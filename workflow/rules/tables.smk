@@ -45,7 +45,7 @@ rule fits:
         scaling=table("scaling"),
     input:
         curves=rules.curves.output[0],
-        code=deps.files("tables", "fit"),
+        code=deps.files("fit"),
     params:
         hp=config["fit"],
     log:

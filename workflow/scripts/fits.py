@@ -2,10 +2,10 @@
 import _package  # noqa: F401  (puts overopt on sys.path)
 import pandas as pd
 
-from overopt import fit, runtime, tables
+from overopt import fit, runtime
 
 hp = snakemake.params.hp
 runtime.job(snakemake, 0)
-fits = tables.fits(pd.read_csv(snakemake.input.curves), hp["level"], hp["min_n"])
+fits = fit.fits_table(pd.read_csv(snakemake.input.curves), hp["level"], hp["min_n"])
 fits.to_csv(snakemake.output.fits, index=False)
 fit.scaling_table(fits[fits["rm"] != "gold"], hp["level"]).to_csv(snakemake.output.scaling, index=False)
