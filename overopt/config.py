@@ -72,6 +72,11 @@ def check(config: dict) -> None:
         arch = config[part]["arch"]
         if arch["n_embd"] % arch["n_head"]:
             raise ConfigError(f"{part}.arch", "n_embd must be divisible by n_head")
+    ds = w["prompt_dataset"]
+    for key in ("name_or_path", "ood_name_or_path"):
+        ref = ds.get(key)
+        if ref and ref.startswith(("/", ".", "~")) and not Path(ref).expanduser().is_dir():
+            raise ConfigError(f"world.prompt_dataset.{key}", f"dataset folder {ref} does not exist")
     names = [s["name"] for s in proxy["sizes"]]
     if len(set(names)) != len(names):
         raise ConfigError("proxy.sizes", f"size names must be unique, got {names}")

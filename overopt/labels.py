@@ -55,12 +55,12 @@ def make_pairs(policy: str, gold_path: str, gold_norm: str, prompts_csv: str, n_
                mode: str, flip_rate: float, max_new_tokens: int, sample_batch: int, score_batch: int,
                seed: int, out_csv: str, trust_remote_code: bool = False) -> None:
     """Sample two pi_init responses per RM-training prompt, score with gold, label, save."""
-    from overopt.models import RewardModel, load_policy, load_tokenizer
+    from overopt.models import RewardModel, load_policy
     from overopt.pool import eval_prompts
     from overopt.sampling import sample_responses
 
     prompts = eval_prompts(prompts_csv, "rm_train").head(n_train + n_heldout)
-    model, tok = load_policy(policy, trust_remote_code), load_tokenizer(policy, trust_remote_code)
+    model, tok = load_policy(policy, trust_remote_code)
     resp = sample_responses(model, tok, prompts["prompt"].tolist(), 2, max_new_tokens, sample_batch, seed,
                             progress="pair samples")
     gold = RewardModel.load(gold_path, gold_norm, trust_remote_code, score_batch)

@@ -14,15 +14,34 @@ import numpy as np
 from overopt import runtime
 
 
+PAD_CANDIDATES = ("<|padding|>", "<pad>", "[PAD]", "<|pad|>", "<|finetune_right_pad_id|>")
+
+
 def load_tokenizer(name_or_path: str, trust_remote_code: bool = False, padding_side: str = "right"):
+    """The model's tokenizer with a pad token distinct from EOS (sequence classifiers read the
+    last non-pad token, so pad = EOS would hide the EOS the RM was trained to read). Many hub
+    tokenizers (Pythia, Llama) have none: an existing pad-like token is used, else one is
+    added (the model's embeddings are then resized by :func:`match_vocab`)."""
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
     if tok.pad_token is None or tok.pad_token == tok.eos_token:
-        raise ValueError(f"{name_or_path}: the tokenizer needs a pad token distinct from EOS "
-                         "(sequence classifiers read the last non-pad token)")
+        vocab = tok.get_vocab()
+        found = next((t for t in PAD_CANDIDATES if t in vocab and t != tok.eos_token), None)
+        if found:
+            tok.pad_token = found
+        else:
+            tok.add_special_tokens({"pad_token": "<|pad|>"})
     tok.padding_side = padding_side
     return tok
+
+
+def match_vocab(model, tok):
+    """Resize the embeddings if the tokenizer gained a pad token, and tell the model its id."""
+    if len(tok) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tok))
+    model.config.pad_token_id = tok.pad_token_id
+    return model
 
 
 def _dtype():
@@ -32,21 +51,23 @@ def _dtype():
 
 
 def load_policy(name_or_path: str, trust_remote_code: bool = False):
+    """(causal LM, tokenizer) from a folder or hub id, safetensors only, on the job's device."""
     from transformers import AutoModelForCausalLM
 
+    tok = load_tokenizer(name_or_path, trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(
         name_or_path, use_safetensors=True, trust_remote_code=trust_remote_code, dtype=_dtype())
     runtime.log.info("policy %s on %s (%s)", name_or_path, runtime.device(), model.dtype)
-    return model.to(runtime.device()).eval()
+    return match_vocab(model, tok).to(runtime.device()).eval(), tok
 
 
-def load_rm_model(name_or_path: str, trust_remote_code: bool = False):
+def load_rm_model(name_or_path: str, tok, trust_remote_code: bool = False):
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(
         name_or_path, num_labels=1, use_safetensors=True, trust_remote_code=trust_remote_code, dtype=_dtype())
     runtime.log.info("reward model %s on %s (%s)", name_or_path, runtime.device(), model.dtype)
-    return model.to(runtime.device()).eval()
+    return match_vocab(model, tok).to(runtime.device()).eval()
 
 
 def count_params(model) -> int:
@@ -102,11 +123,11 @@ class RewardModel:
     def load(cls, name_or_path: str, normalization: str | Path | None = None,
              trust_remote_code: bool = False, batch_size: int = 256) -> "RewardModel":
         norm = Normalization.load(normalization) if normalization else None
-        return cls(load_rm_model(name_or_path, trust_remote_code),
-                   load_tokenizer(name_or_path, trust_remote_code), norm, batch_size)
+        tok = load_tokenizer(name_or_path, trust_remote_code)
+        return cls(load_rm_model(name_or_path, tok, trust_remote_code), tok, norm, batch_size)
 
     def texts(self, prompts: list[str], responses: list[str]) -> list[str]:
-        eos = self.tokenizer.eos_token or ""
+        eos = self.tokenizer.eos_token or ""  # RewardTrainer appends EOS; a BERT-style RM has none
         return [p + r + eos for p, r in zip(prompts, responses)]
 
     def raw_scores(self, prompts: list[str], responses: list[str], progress: str | None = None) -> np.ndarray:
@@ -117,8 +138,9 @@ class RewardModel:
         bar = runtime.Progress(progress, len(texts)) if progress else None
         with torch.inference_mode():
             for i in range(0, len(texts), self.batch_size):
-                enc = self.tokenizer(texts[i:i + self.batch_size], return_tensors="pt", padding=True,
-                                     add_special_tokens=False).to(self.model.device)
+                # special tokens as TRL adds them in training (none for GPT-2; [CLS]/[SEP] for BERT)
+                enc = self.tokenizer(texts[i:i + self.batch_size], return_tensors="pt",
+                                     padding=True).to(self.model.device)
                 logits = self.model(**enc).logits[:, 0]
                 out[i:i + len(logits)] = logits.float().cpu().numpy()
                 if bar:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from overopt.models import Normalization, RewardModel, count_params, load_policy, load_tokenizer
+from overopt.models import Normalization, RewardModel, count_params, load_policy
 from overopt.sampling import sample_responses
 
 
@@ -25,7 +25,7 @@ def read_pool(pool_csv: str) -> pd.DataFrame:
 def sample_pool(policy: str, prompts_csv: str, N: int, max_new_tokens: int, batch_size: int, seed: int,
                 out_csv: str, trust_remote_code: bool = False) -> None:
     prompts = eval_prompts(prompts_csv)
-    model, tok = load_policy(policy, trust_remote_code), load_tokenizer(policy, trust_remote_code)
+    model, tok = load_policy(policy, trust_remote_code)
     pool = sample_responses(model, tok, prompts["prompt"].tolist(), N, max_new_tokens, batch_size, seed,
                             progress="pool samples")
     pool.insert(0, "prompt_id", prompts["prompt_id"].to_numpy()[pool["prompt_idx"]])

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from overopt import runtime
-from overopt.models import RewardModel, count_params, load_tokenizer
+from overopt.models import RewardModel, count_params, load_tokenizer, match_vocab
 from overopt.world import gpt2_config
 
 
@@ -20,9 +20,10 @@ def init_proxy(size: dict, tokenizer_dir: str, n_positions: int, trust_remote_co
 
     if size.get("name_or_path"):
         path = size["name_or_path"]
+        tok = load_tokenizer(path, trust_remote_code)
         model = AutoModelForSequenceClassification.from_pretrained(
             path, num_labels=1, use_safetensors=True, trust_remote_code=trust_remote_code)
-        return model, load_tokenizer(path, trust_remote_code)
+        return match_vocab(model, tok), tok
     tok = load_tokenizer(tokenizer_dir)
     return GPT2ForSequenceClassification(gpt2_config(len(tok), n_positions, size["arch"], tok, num_labels=1)), tok
 

@@ -22,8 +22,8 @@ def sample_responses(policy, tokenizer, prompts: list[str], n: int, max_new_toke
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start:start + batch_size]
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
-            enc = tokenizer([prompts[i] for i, _ in chunk], return_tensors="pt", padding=True,
-                            add_special_tokens=False).to(policy.device)
+            enc = tokenizer([prompts[i] for i, _ in chunk], return_tensors="pt",
+                            padding=True).to(policy.device)
             out = policy.generate(
                 **enc, do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from overopt import labels, world
-from overopt.models import Normalization, RewardModel, load_policy, load_tokenizer
+from overopt.models import Normalization, RewardModel, load_policy
 from overopt.sampling import sample_responses
 
 ARCH = {"n_embd": 16, "n_layer": 1, "n_head": 2}
@@ -60,11 +60,11 @@ def test_rm_with_its_own_tokenizer(tmp_path, tok, lang):
     responses = [lang.text([7, 8, 9]), lang.text([10]), lang.text([11, 12])]
     got = rm.raw_scores(prompts, responses)
     for p, r, g in zip(prompts, responses, got):
-        ids = torch.tensor([rm_tok(p + r + "</s>", add_special_tokens=False)["input_ids"]])
+        ids = torch.tensor([rm_tok(p + r + "</s>")["input_ids"]])
         assert rm_tok.unk_token_id not in ids
         with torch.no_grad():
             assert g == pytest.approx(model(ids).logits[0, 0].item(), abs=1e-5)
-        wrong = torch.tensor([tok(p + r + world.EOS, add_special_tokens=False)["input_ids"]])
+        wrong = torch.tensor([tok(p + r + world.EOS)["input_ids"]])
         with torch.no_grad():  # the policy's ids would give another score: the test can fail
             assert abs(g - model(wrong).logits[0, 0].item()) > 1e-6
 
@@ -92,7 +92,7 @@ def policy_dir(tmp_path_factory, tok):
 
 
 def test_sampling_is_seeded_and_respects_length(policy_dir, lang):
-    pol, t = load_policy(policy_dir), load_tokenizer(policy_dir)
+    pol, t = load_policy(policy_dir)
     prompts = [lang.text([1, 2, 3]) + " ", lang.text([4, 5]) + " "]
     a = sample_responses(pol, t, prompts, 5, 6, batch_size=4, seed=3, progress=None)
     b = sample_responses(pol, t, prompts, 5, 6, batch_size=4, seed=3, progress=None)

@@ -8,7 +8,7 @@ rule sample_pool:
         f"{R}/bon/pool.csv",
     input:
         policy=local_input(POLICY),
-        prompts=rules.world.output.prompts,
+        prompts=rules.prompts.output[0],
         code=deps.files("pool"),
     params:
         hp={
@@ -39,7 +39,7 @@ rule score_pool:
     input:
         rm=lambda wc: local_input(rm_path(wc.rm)),
         pool=rules.sample_pool.output[0],
-        prompts=rules.world.output.prompts,
+        prompts=rules.prompts.output[0],
         code=deps.files("pool"),
     params:
         hp=lambda wc: {

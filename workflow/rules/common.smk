@@ -41,8 +41,8 @@ def built(ref, default):
 
 
 def local_input(ref):
-    """Track a model as an input when it is a folder on this machine, not a hub id."""
-    return [ref] if Path(ref).exists() or ref.startswith(f"{R}/") else []
+    """Track a model or dataset as an input when it is a folder here, not a hub id."""
+    return [ref] if ref and (Path(ref).exists() or ref.startswith(f"{R}/")) else []
 
 
 POLICY = built(config["policy"]["name_or_path"], f"{R}/world/policy")

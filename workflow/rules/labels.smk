@@ -8,7 +8,7 @@ rule label_pairs:
         policy=local_input(POLICY),
         gold=local_input(GOLD),
         gold_norm=f"{R}/rms/gold/normalization.json",
-        prompts=rules.world.output.prompts,
+        prompts=rules.prompts.output[0],
         code=deps.files("labels"),
     params:
         hp={

@@ -1,10 +1,30 @@
 # The embedded world: tokenizer, prompt splits, pi_init and the gold RM, built offline.
 
 
+rule prompts:
+    output:
+        f"{R}/world/prompts.csv",
+    input:
+        data=local_input(config["world"]["prompt_dataset"]["name_or_path"] or ""),
+        code=deps.files("world"),
+    params:
+        hp={"world": config["world"], "seed": config["seed"]},
+    log:
+        log("prompts"),
+    benchmark:
+        bench("prompts")
+    conda:
+        ENV_TORCH
+    threads: 1
+    resources:
+        gpu=0,
+    script:
+        "../scripts/prompts.py"
+
+
 rule world:
     output:
         tokenizer=directory(f"{R}/world/tokenizer"),
-        prompts=f"{R}/world/prompts.csv",
         corpus=f"{R}/world/policy_corpus.csv",
     input:
         code=deps.files("world"),
