@@ -97,6 +97,76 @@ def fit_form(d, r, form: str, level: float = 0.95) -> FitResult:
                      float(a_nls), float(b_nls))
 
 
+@dataclass
+class SharedAlphaFit:
+    """Gao's joint RL fit: one alpha for every proxy, one beta per proxy."""
+
+    alpha: float
+    alpha_ci: tuple[float, float]
+    betas: dict
+    betas_ci: dict
+    d_star: dict
+    r_star: dict
+    rmse: float
+    n_points: int
+
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+
+def fit_rl_shared_alpha(frame: pd.DataFrame, level: float = 0.95) -> SharedAlphaFit:
+    """Joint fit of R(d) = d (alpha - beta_rm ln d) over proxies (Gao et al. 2022, RL): one
+    alpha shared across ``rm`` values, one beta per ``rm``. ``frame`` has columns ``rm, d, r``;
+    OLS on R/d (statsmodels) gives every coefficient with a CI. Points with d = 0 are dropped."""
+    import statsmodels.api as sm
+
+    f = frame[["rm", "d", "r"]].copy()
+    f = f[(f["d"] > 0) & np.isfinite(f["d"]) & np.isfinite(f["r"])]
+    rms = sorted(f["rm"].unique(), key=str)
+    if not rms or any((f["rm"] == rm).sum() < 2 for rm in rms):
+        raise ValueError("every rm needs at least 2 points with d > 0")
+    X = np.column_stack([np.ones(len(f))] + [-np.log(f["d"]) * (f["rm"] == rm) for rm in rms])
+    res = sm.OLS((f["r"] / f["d"]).to_numpy(), X).fit()
+    ci = np.asarray(res.conf_int(alpha=1 - level))
+    alpha = float(res.params[0])
+    betas = {rm: float(b) for rm, b in zip(rms, res.params[1:])}
+    peaks = {rm: peak(alpha, b, "rl") for rm, b in betas.items()}
+    pred = f["d"] * (alpha - f["rm"].map(betas) * np.log(f["d"]))
+    return SharedAlphaFit(alpha, (float(ci[0, 0]), float(ci[0, 1])), betas,
+                          {rm: (float(lo), float(hi)) for rm, (lo, hi) in zip(rms, ci[1:])},
+                          {rm: p[0] for rm, p in peaks.items()}, {rm: p[1] for rm, p in peaks.items()},
+                          float(np.sqrt(np.mean((f["r"] - pred) ** 2))), int(len(f)))
+
+
+def rmse_alternatives(d, r) -> dict:
+    """RMSE on R of the RL form and its alternatives (STUDY.md 3.3; Rafailov et al. 2024):
+    ``rl`` d(alpha - beta ln d), ``rl_log1p`` d(alpha - beta ln(1 + d)), and ``quadratic_kl``
+    b1 KL + b2 KL^2 (through the origin), each by least squares."""
+    d, r = np.asarray(d, dtype=np.float64), np.asarray(r, dtype=np.float64)
+    keep = (d > 0) & np.isfinite(d) & np.isfinite(r)
+    d, r = d[keep], r[keep]
+    designs = {"rl": np.column_stack([d, -d * np.log(d)]),
+               "rl_log1p": np.column_stack([d, -d * np.log1p(d)]),
+               "quadratic_kl": np.column_stack([d**2, d**4])}
+    out = {}
+    for name, X in designs.items():
+        coef, *_ = np.linalg.lstsq(X, r, rcond=None)
+        out[name] = float(np.sqrt(np.mean((r - X @ coef) ** 2)))
+    return out
+
+
+def extrapolation(d, r, form: str, cutoff: float) -> dict:
+    """Fit on d <= cutoff, report the RMSE of the prediction beyond it (Gao's extrapolation test)."""
+    d, r = np.asarray(d, dtype=np.float64), np.asarray(r, dtype=np.float64)
+    inside, beyond = d <= cutoff, d > cutoff
+    if not beyond.any():
+        raise ValueError(f"no points beyond the cutoff d = {cutoff}")
+    f = fit_form(d[inside], r[inside], form)
+    err = r[beyond] - predict(d[beyond], f.alpha, f.beta, form)
+    return {"cutoff": cutoff, "alpha": f.alpha, "beta": f.beta, "rmse_in": f.rmse,
+            "rmse_out": float(np.sqrt(np.mean(err**2))), "n_in": f.n_points, "n_out": int(beyond.sum())}
+
+
 def loglinear(x, y, level: float = 0.95) -> dict:
     """OLS of y on log10(x): slope, intercept, their CIs, R^2 (coefficient scaling, Gao Fig. 3)."""
     import statsmodels.api as sm

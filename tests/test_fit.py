@@ -58,3 +58,36 @@ def test_loglinear_and_scaling_table():
     a = s[(s.coefficient == "alpha") & (s.predictor == "log10_params")]
     assert set(a["group"]) == {"all", "1", "2"} and np.allclose(a["slope"], 0.05)
     assert set(s[s.predictor == "log10_data_size"]["group"]) == {"all", *"abcd"}
+
+
+def test_shared_alpha_joint_fit_recovers_gao_style_curves():
+    """One alpha across proxies, one beta each (Gao's RL fit), from noisy synthetic curves."""
+    from overopt.fit import fit_rl_shared_alpha
+
+    rng = np.random.default_rng(3)
+    alpha, betas = 0.35, {"3M": 0.175, "12M": 0.167, "85M": 0.137, "3B": 0.118}
+    rows = []
+    for rm, b in betas.items():
+        d = np.linspace(0.3, 6.0, 25)
+        rows += [{"rm": rm, "d": x, "r": y} for x, y in zip(d, predict(d, alpha, b, "rl") + rng.normal(0, 0.01, d.size))]
+    rows.append({"rm": "3M", "d": 0.0, "r": 0.0})  # d = 0 is dropped
+    f = fit_rl_shared_alpha(pd.DataFrame(rows), level=0.999)
+    assert f.alpha == pytest.approx(alpha, abs=0.01) and f.alpha_ci[0] < alpha < f.alpha_ci[1]
+    for rm, b in betas.items():
+        assert f.betas[rm] == pytest.approx(b, abs=0.01)
+        assert f.betas_ci[rm][0] < b < f.betas_ci[rm][1]
+        assert f.d_star[rm] == pytest.approx(np.exp(alpha / b - 1), rel=0.1)
+    assert f["n_points"] == 100 and f.rmse < 0.02
+
+
+def test_rmse_alternatives_prefer_the_true_form_and_extrapolation():
+    from overopt.fit import extrapolation, rmse_alternatives
+
+    d = np.linspace(0.2, 5, 40)
+    r = predict(d, 0.35, 0.15, "rl")
+    alt = rmse_alternatives(d, r)
+    assert alt["rl"] < 1e-9 < alt["quadratic_kl"] and alt["rl"] < alt["rl_log1p"]
+    ext = extrapolation(d, r, "rl", cutoff=2.0)
+    assert ext["rmse_out"] < 1e-6 and ext["n_in"] + ext["n_out"] == 40
+    with pytest.raises(ValueError, match="beyond"):
+        extrapolation(d, r, "rl", cutoff=10)
