@@ -25,6 +25,7 @@ include: "workflow/rules/world.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/proxies.smk"
 include: "workflow/rules/bon.smk"
+include: "workflow/rules/rl.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 

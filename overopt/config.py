@@ -94,6 +94,15 @@ def check(config: dict) -> None:
                           f"{w['prompts']['rm_train']} prompts give one pair each, but the largest "
                           f"proxy.data_sizes ({max(proxy['data_sizes'])}) plus labels.heldout "
                           f"({labels['heldout']}) needs {need}")
+    rl = config["rl"]
+    if rl["train"]["per_device_train_batch_size"] % rl["num_generations"]:
+        raise ConfigError("rl.train.per_device_train_batch_size",
+                          f"must be divisible by rl.num_generations ({rl['num_generations']}): it counts completions")
+    if rl["eval_prompts"] > w["prompts"]["eval"]:
+        raise ConfigError("rl.eval_prompts", f"more than world.prompts.eval ({w['prompts']['eval']})")
+    for key in ("algorithms", "kl_coefs", "seeds"):
+        if len(set(rl[key])) != len(rl[key]):
+            raise ConfigError(f"rl.{key}", "values must be unique")
     if config["fit"]["min_n"] > config["bon"]["N"]:
         raise ConfigError("fit.min_n", f"larger than bon.N ({config['bon']['N']})")
 
@@ -110,6 +119,13 @@ def proxy(config: dict, rm_id: str) -> dict:
         if p["id"] == rm_id:
             return p
     raise KeyError(f"no proxy RM {rm_id!r} in the configured grid")
+
+
+def rl_runs(config: dict, targets: list[str]) -> list[dict]:
+    """One entry per RL run: algorithm, target RM id, KL coefficient (as its path string) and seed."""
+    rl = config["rl"]
+    return [{"algo": a, "rm": t, "kl": f"{k:g}", "seed": s}
+            for a in rl["algorithms"] for t in targets for k in rl["kl_coefs"] for s in rl["seeds"]]
 
 
 def n_positions(config: dict) -> int:

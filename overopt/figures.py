@@ -30,41 +30,54 @@ def _size_order(df: pd.DataFrame) -> list[str]:
     return list(df.sort_values("params")["rm_size"].drop_duplicates())
 
 
-def bon_panels(curves: pd.DataFrame, fits: pd.DataFrame, panel: str, line: str, stem: str | Path) -> None:
-    """Gold (solid) and proxy (dashed) BoN score vs d: one panel per value of ``panel``, one
-    colour per value of ``line``; thin dotted lines are the fitted gold curves (mean of seed
-    fits); black is BoN against the gold RM itself."""
-    c = curves[curves["method"] == "bon"]
-    proxies, gold = c[c["rm"] != "gold"], c[c["rm"] == "gold"]
-    pc = _seed_mean(proxies, ["rm_size", "params", "data_size", "n", "d"], ["gold", "proxy"])
-    f = fits[(fits["method"] == "bon") & (fits["curve"] == "gold") & (fits["rm"] != "gold")]
-    fm = _seed_mean(f, ["rm_size", "data_size"], ["alpha", "beta"])
+def _label(col: str, v) -> str:
+    if col == "data_size":
+        return f"{int(v):,} pairs"
+    if col == "kl_coef":
+        return f"KL coef {v:g}"
+    return str(v)
+
+
+def score_panels(curves: pd.DataFrame, fits: pd.DataFrame, method: str, panel: str, line: str, stem: str | Path,
+                 title: str, where: dict | None = None) -> None:
+    """Gold (solid) and proxy (dashed) score vs d: one panel per value of ``panel``, one
+    colour per value of ``line``, seeds averaged; thin dotted lines are the fitted gold curves
+    (mean of the per-run fits); black is the same method against the gold RM itself.
+    ``where`` fixes other columns (e.g. one KL coefficient)."""
+    x, form = ("n", "bon") if method == "bon" else ("step", "rl")
+    c, f = curves[curves["method"] == method], fits[(fits["method"] == method) & (fits["curve"] == "gold")]
+    for col, v in (where or {}).items():
+        c, f = c[c[col] == v], f[f[col] == v]
+    gold = c[c["rm"] == "gold"]
+    c, f = c[c["rm"] != "gold"], f[f["rm"] != "gold"]
+    group = ["rm_size", "params", "data_size"] + (["kl_coef"] if "kl_coef" in (panel, line) else [])
+    pc = _seed_mean(c, [*group, x], ["d", "gold", "proxy"])
+    fm = _seed_mean(f, group, ["alpha", "beta"])
     panels = _size_order(pc) if panel == "rm_size" else sorted(pc[panel].unique())
     lines = _size_order(pc) if line == "rm_size" else sorted(pc[line].unique())
     colors = plt.cm.viridis(np.linspace(0.05, 0.9, len(lines)))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), sharey=True, squeeze=False)
     for ax, pv in zip(axes[0], panels):
         for col, lv in zip(colors, lines):
-            s = pc[(pc[panel] == pv) & (pc[line] == lv)].sort_values("d")
+            s = pc[(pc[panel] == pv) & (pc[line] == lv)].sort_values(x)
             if s.empty:
                 continue
-            lab = f"{lv} ({int(s['params'].iloc[0]):,} params)" if line == "rm_size" else f"{int(lv):,} pairs"
-            ax.plot(s["d"], s["gold"], "-o", ms=3, color=col, label=lab)
-            ax.plot(s["d"], s["proxy"], "--", color=col, alpha=0.8)
+            lab = f"{lv} ({int(s['params'].iloc[0]):,} params)" if line == "rm_size" else _label(line, lv)
+            ax.plot(s["d"], s["gold"] - s["gold"].iloc[0], "-o", ms=3, color=col, label=lab)
+            ax.plot(s["d"], s["proxy"] - s["proxy"].iloc[0], "--", color=col, alpha=0.8)
             fr = fm[(fm[panel] == pv) & (fm[line] == lv)]
             if not fr.empty:
                 dd = np.linspace(1e-3, s["d"].max(), 100)
-                ax.plot(dd, predict(dd, fr["alpha"].iloc[0], fr["beta"].iloc[0], "bon"), ":", color=col, lw=1)
-        if not gold.empty:
-            g = gold.groupby("d", as_index=False)["gold"].mean()
-            ax.plot(g["d"], g["gold"], "-", color="black", lw=1.2, label="gold RM itself")
-        title = f"{panel.replace('_', ' ')} = {pv if panel == 'rm_size' else f'{int(pv):,} pairs'}"
-        ax.set_title(title)
+                ax.plot(dd, predict(dd, fr["alpha"].iloc[0], fr["beta"].iloc[0], form), ":", color=col, lw=1)
+        if not gold.empty and line != "kl_coef":
+            g = gold.groupby(x, as_index=False)[["d", "gold"]].mean().sort_values(x)
+            ax.plot(g["d"], g["gold"] - g["gold"].iloc[0], "-", color="black", lw=1.2, label="gold RM itself")
+        ax.set_title(f"{panel.replace('_', ' ')} = {_label(panel, pv)}")
         ax.set_xlabel(D_LABEL)
         ax.axhline(0, color="grey", lw=0.5)
     axes[0][0].set_ylabel(Y_LABEL)
     axes[0][-1].legend(fontsize=7, title="solid: gold, dashed: proxy,\ndotted: fit", title_fontsize=7)
-    fig.suptitle("Best-of-n against proxy reward models")
+    fig.suptitle(title)
     save(fig, stem)
 
 
@@ -96,9 +109,17 @@ def coefficients(fits: pd.DataFrame, scaling: pd.DataFrame, stem: str | Path) ->
 
 
 def make_all(curves_csv: str, fits_csv: str, scaling_csv: str, out_dir: str) -> None:
+    """Every figure of the study into ``out_dir``."""
     curves, fits, scaling = pd.read_csv(curves_csv), pd.read_csv(fits_csv), pd.read_csv(scaling_csv)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    bon_panels(curves, fits, "data_size", "rm_size", out / "bon_by_rm_size")
-    bon_panels(curves, fits, "rm_size", "data_size", out / "bon_by_data_size")
+    bon = "Best-of-n against proxy reward models"
+    score_panels(curves, fits, "bon", "data_size", "rm_size", out / "bon_by_rm_size", bon)
+    score_panels(curves, fits, "bon", "rm_size", "data_size", out / "bon_by_data_size", bon)
     coefficients(fits, scaling, out / "bon_coefficients")
+    rl = curves[curves["method"] == "rl"]
+    low_kl, low_data = rl["kl_coef"].min(), rl["data_size"].min()
+    score_panels(curves, fits, "rl", "data_size", "rm_size", out / "rl_by_rm_size",
+                 f"RL (RLOO) against proxy reward models, KL coefficient {low_kl:g}", {"kl_coef": low_kl})
+    score_panels(curves, fits, "rl", "rm_size", "kl_coef", out / "rl_by_kl",
+                 f"RL per KL coefficient, proxies trained on {int(low_data):,} pairs", {"data_size": low_data})

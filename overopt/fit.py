@@ -173,9 +173,9 @@ def loglinear(x, y, level: float = 0.95) -> dict:
 
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     keep = np.isfinite(x) & np.isfinite(y) & (x > 0)
-    x, y = x[keep], y[keep]
-    if np.unique(x).size < 2:
+    if np.unique(x[keep]).size < 2:
         raise ValueError("need at least two distinct x values")
+    x, y = x[keep], y[keep]
     res = sm.OLS(y, sm.add_constant(np.log10(x))).fit()
     ci = np.asarray(res.conf_int(alpha=1 - level)) if x.size > 2 else np.full((2, 2), np.nan)
     return {"intercept": float(res.params[0]), "slope": float(res.params[1]),
@@ -186,36 +186,48 @@ def loglinear(x, y, level: float = 0.95) -> dict:
 
 def scaling_table(fits: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """alpha and beta regressed on log10(params) within each data size (and over all), and on
-    log10(data size) within each RM size. ``fits`` needs columns method, curve, rm_size,
-    params, data_size, alpha, beta."""
+    log10(data size) within each RM size, per method, curve and run setting (RL: algorithm and
+    KL coefficient). ``fits`` needs columns method, curve, rm_size, params, data_size, alpha,
+    beta. Groups with fewer than two usable points are left out."""
     rows = []
     axes = (("params", "data_size"), ("data_size", "rm_size"))
-    for (method, curve), f in fits.groupby(["method", "curve"]):
+    settings = [c for c in ("algorithm", "kl_coef") if c in fits.columns]
+    for keys, f in fits.groupby(["method", "curve", *settings], dropna=False):
+        ident = dict(zip(["method", "curve", *settings], keys))
         for predictor, within in axes:
             groups = [("all", f)] + [(str(k), g) for k, g in f.groupby(within)]
             for label, g in groups:
-                if g[predictor].nunique() < 2:
-                    continue
                 for coef in ("alpha", "beta"):
-                    rows.append({"method": method, "curve": curve, "coefficient": coef,
-                                 "predictor": f"log10_{predictor}", "within": within if label != "all" else "all",
-                                 "group": label, **loglinear(g[predictor], g[coef], level)})
+                    try:
+                        fitted = loglinear(g[predictor], g[coef], level)
+                    except ValueError:
+                        continue
+                    rows.append({**ident, "coefficient": coef, "predictor": f"log10_{predictor}",
+                                 "within": within if label != "all" else "all", "group": label, **fitted})
     return pd.DataFrame(rows)
 
 
 def fits_table(curves: pd.DataFrame, level: float, min_n: int) -> pd.DataFrame:
-    """One row per (method, target RM, curve in {gold, proxy}): the method's functional form
-    fitted to score relative to pi_init vs d."""
-    from overopt.tables import RM_COLUMNS
+    """One row per curve (method x target RM x run settings) and per score (gold, proxy): the
+    method's functional form fitted to score relative to pi_init (the curve's first point)
+    vs d. BoN points with n < ``min_n`` are left out."""
+    from overopt.tables import CURVE_KEYS, RM_COLUMNS
 
-    rows, key = [], ["method", *RM_COLUMNS]
-    for vals, c in curves.groupby(key, dropna=False, sort=False):
-        c = c.sort_values("n")
-        base = c.iloc[0]
-        if base["n"] != 1:
-            raise ValueError(f"BoN curve for {base['rm']} lacks n = 1 (the pi_init reference)")
-        c = c[c["n"] >= min_n]
-        for curve in ("gold", "proxy"):
-            res = fit_form(c["d"], c[curve] - base[curve], "bon", level)
-            rows.append({**dict(zip(key, vals)), "curve": curve, **res.row(), "level": level})
+    rows = []
+    for method, m in curves.groupby("method"):
+        extra, order, form = CURVE_KEYS[method]
+        key = ["method", *RM_COLUMNS, *extra]
+        for vals, c in m.groupby(key, dropna=False, sort=False):
+            c = c.sort_values(order)
+            base = c.iloc[0]
+            if base[order] != (1 if method == "bon" else 0):
+                raise ValueError(f"{method} curve for {base['rm']} lacks its pi_init point ({order} = 0/1)")
+            if method == "bon":
+                c = c[c["n"] >= min_n]
+            for curve in ("gold", "proxy"):
+                try:
+                    fitted = fit_form(c["d"], c[curve] - base[curve], form, level).row()
+                except ValueError:  # too few points with d > 0: keep the row, say so
+                    fitted = {"form": form, "n_points": int((c["d"] > 0).sum())}
+                rows.append({**dict(zip(key, vals)), "curve": curve, **fitted, "level": level})
     return pd.DataFrame(rows)

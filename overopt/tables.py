@@ -11,19 +11,27 @@ from overopt import bon
 
 # Columns that identify a reward model in every table.
 RM_COLUMNS = ["rm", "rm_size", "params", "data_size", "objective", "seed", "label_mode", "flip_rate"]
+# Per method: the columns that identify one curve beyond the target RM, the column ordering
+# its points (the first point is pi_init itself) and the functional form fitted to it.
+CURVE_KEYS = {"bon": ([], "n", "bon"), "rl": (["algorithm", "kl_coef", "rl_seed"], "step", "rl")}
 
 
-def gold_meta(norm_json: str, config: dict) -> dict:
-    """The gold RM's identity columns (it is the reference, not a proxy)."""
+def gold_meta(norm_json: str, seed: int) -> dict:
+    """The gold RM's identity columns (it is the reference: trained on no labels)."""
     info = json.loads(open(norm_json).read())
     return {"rm": "gold", "rm_size": "gold", "params": info["params"], "data_size": np.nan,
-            "objective": "gold", "seed": config["seed"], "label_mode": config["labels"]["mode"],
-            "flip_rate": config["labels"]["flip_rate"]}
+            "objective": "gold", "seed": seed, "label_mode": None, "flip_rate": np.nan}
 
 
 def proxy_meta(metrics_json: str) -> dict:
     m = json.loads(open(metrics_json).read())
     return {k: m[k] for k in RM_COLUMNS}
+
+
+def tag(rows: pd.DataFrame, method: str, meta: dict, **settings) -> pd.DataFrame:
+    """Prefix curve rows with the method, the target RM's identity and the run's settings."""
+    front = pd.DataFrame({"method": method, **meta, **settings}, index=rows.index)
+    return pd.concat([front, rows], axis=1)
 
 
 def bon_curve(meta: dict, gold_npy: str, proxy_npy: str, N: int, per_octave: int) -> pd.DataFrame:
@@ -32,11 +40,8 @@ def bon_curve(meta: dict, gold_npy: str, proxy_npy: str, N: int, per_octave: int
     if gold.shape != proxy.shape or gold.shape[1] != N:
         raise ValueError(f"{gold_npy} {gold.shape} and {proxy_npy} {proxy.shape} must both be [prompts, {N}]")
     out = bon.best_of_n(gold, proxy, bon.n_grid(N, per_octave))
-    for k, v in reversed(list(meta.items())):
-        out.insert(0, k, v)
-    out.insert(0, "method", "bon")
     out["N"], out["prompts"] = N, gold.shape[0]
-    return out
+    return tag(out, "bon", meta)
 
 
 def concat_csv(paths: list[str]) -> pd.DataFrame:

@@ -10,6 +10,8 @@ from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
 AGGREGATES = {"bon_curves": 1, "rm_metrics": 1, "curves": 1, "fits": 1, "figures": 1, "all": 1}
+PROXY_RL = {"train_rl": 4 * 2}  # the tiny preset: 4 proxies x 2 KL coefficients
+RL_ONLY = {"curves": 1, "fits": 1, "figures": 1, "all": 1}
 
 
 def planned(snakemake_bin, repo, work, tmp_path, overlay=None) -> Counter:
@@ -33,18 +35,28 @@ def test_fit_option_plans_fits_and_figures_only(snakemake_bin, tiny_repo, tiny_r
 
 def test_gold_labeling_plans_everything_downstream_of_labels(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"labels": {"flip_rate": 0.1}})
-    assert plan == Counter({"label_pairs": 1, "train_rm": 4, "score_pool": 4, **AGGREGATES})
-    # the world, pi_init, the pool and the gold RM's scores are untouched
+    assert plan == Counter({"label_pairs": 1, "train_rm": 4, "score_pool": 4, **PROXY_RL, **AGGREGATES})
+    # the world, pi_init, the pool, the gold RM's scores and RL against the gold RM are untouched
 
 
 def test_new_seed_plans_only_the_new_proxies(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"seeds": [0, 1]}})
-    assert plan == Counter({"train_rm": 4, "score_pool": 4, **AGGREGATES})
+    assert plan == Counter({"train_rm": 4, "score_pool": 4, **PROXY_RL, **AGGREGATES})
 
 
 def test_proxy_hyperparameter_plans_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"train": {"learning_rate": 0.002}}})
-    assert plan == Counter({"train_rm": 4, "score_pool": 4, **AGGREGATES})
+    assert plan == Counter({"train_rm": 4, "score_pool": 4, **PROXY_RL, **AGGREGATES})
+
+
+def test_new_kl_coefficient_plans_only_new_rl_runs(snakemake_bin, tiny_repo, tiny_run, tmp_path):
+    plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"rl": {"kl_coefs": [0.0, 0.1, 0.3]}})
+    assert plan == Counter({"train_rl": 5, **RL_ONLY})  # gold + 4 proxies at the new coefficient
+
+
+def test_rl_hyperparameter_plans_rl_runs_and_readers(snakemake_bin, tiny_repo, tiny_run, tmp_path):
+    plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"rl": {"train": {"learning_rate": 0.001}}})
+    assert plan == Counter({"train_rl": 10, **RL_ONLY})
 
 
 def test_checkpoint_frequency_is_not_a_change(snakemake_bin, tiny_repo, tiny_run, tmp_path):
@@ -54,7 +66,8 @@ def test_checkpoint_frequency_is_not_a_change(snakemake_bin, tiny_repo, tiny_run
 @pytest.mark.parametrize("module,expected", [
     ("fit", {"fits": 1, "figures": 1, "all": 1}),
     ("figures", {"figures": 1, "all": 1}),
-    ("labels", {"label_pairs": 1, "train_rm": 4, "score_pool": 4, **AGGREGATES}),
+    ("labels", {"label_pairs": 1, "train_rm": 4, "score_pool": 4, **PROXY_RL, **AGGREGATES}),
+    ("rl", {"train_rl": 10, **RL_ONLY}),
 ])
 def test_module_edit_reruns_the_rules_that_import_it(snakemake_bin, tiny_repo, tiny_run, tmp_path, module, expected):
     src = tiny_repo / "overopt" / f"{module}.py"

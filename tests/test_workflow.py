@@ -12,12 +12,13 @@ pytestmark = pytest.mark.slow
 TABLE_COLUMNS = {
     "rm_metrics": ["rm", "rm_size", "params", "data_size", "objective", "seed", "label_mode", "flip_rate",
                    "val_loss", "val_accuracy", "gold_accuracy"],
-    "curves": ["method", "rm", "rm_size", "params", "data_size", "seed", "n", "kl", "d", "gold", "proxy"],
+    "curves": ["method", "rm", "rm_size", "params", "data_size", "seed", "n", "kl", "d", "gold", "proxy",
+               "algorithm", "kl_coef", "rl_seed", "step", "kl_k3", "length"],
     "fits": ["method", "rm", "params", "data_size", "curve", "form", "alpha", "beta", "alpha_ci_low",
              "alpha_ci_high", "beta_ci_low", "beta_ci_high", "d_star", "r_star", "rmse"],
     "scaling": ["method", "coefficient", "predictor", "group", "slope", "slope_ci_low", "slope_ci_high"],
 }
-FIGURES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients"]
+FIGURES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients", "rl_by_rm_size", "rl_by_kl"]
 
 
 def test_lint_is_clean(root, snakemake_bin):
@@ -54,11 +55,17 @@ def test_every_proxy_and_gold_has_rows(tiny_run, tiny_config):
     assert set(pd.read_csv(t / "rm_metrics.csv")["rm"]) == ids
     curves, fits = pd.read_csv(t / "curves.csv"), pd.read_csv(t / "fits.csv")
     assert set(curves["rm"]) == ids | {"gold"} and set(fits["rm"]) == ids | {"gold"}
+    rl = curves[curves.method == "rl"]
+    assert set(rl["rm"]) == ids | {"gold"} and set(rl["kl_coef"]) == set(tiny_config["rl"]["kl_coefs"])
+    steps = tiny_config["rl"]["steps"]
+    for _, run in rl.groupby(["rm", "kl_coef"]):
+        assert list(run["step"]) == list(range(0, steps + 1, tiny_config["rl"]["eval_every"]))
+        assert run["kl"].iloc[0] == 0 and (run["kl_k3"] >= 0).all() and run["length"].notna().all()
     N = tiny_config["bon"]["N"]
-    for _, c in curves.groupby("rm"):
+    for _, c in curves[curves.method == "bon"].groupby("rm"):
         assert c["n"].min() == 1 and c["n"].max() == N
         assert abs(c.loc[c.n == 1, "gold"].iloc[0]) < 0.5  # pi_init's normalized mean
-    gold = curves[curves.rm == "gold"].sort_values("n")
+    gold = curves[(curves.rm == "gold") & (curves.method == "bon")].sort_values("n")
     assert gold["gold"].is_monotonic_increasing  # BoN against gold itself never hurts
 
 

@@ -69,7 +69,7 @@ rule bon_curves:
         metas=expand(f"{R}/rms/{{rm}}/metrics.json", rm=PROXY_IDS),
         code=deps.files("tables"),
     params:
-        hp={"bon": config["bon"], "seed": config["seed"], "labels": config["labels"]},
+        hp={"bon": config["bon"], "seed": config["seed"]},
     log:
         log("bon_curves"),
     benchmark:

@@ -5,11 +5,12 @@ R = "results"
 PROXIES = study_config.proxies(config)
 PROXY_IDS = [p["id"] for p in PROXIES]
 TARGETS = ["gold", *PROXY_IDS]  # every RM a policy is optimized against
+RL_CURVES = [f"{R}/rl/{r['algo']}/{r['rm']}/kl{r['kl']}-s{r['seed']}.csv" for r in study_config.rl_runs(config, TARGETS)]
 ENV_TORCH = "../../envs/torch.yaml"
 ENV_LIGHT = "../../envs/light.yaml"
 
 TABLES = expand(f"{R}/tables/{{t}}.csv", t=["rm_metrics", "curves", "fits", "scaling"])
-FIGURE_NAMES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients"]
+FIGURE_NAMES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients", "rl_by_rm_size", "rl_by_kl"]
 FIGURES = expand(f"{R}/figures/{{f}}.{{ext}}", f=FIGURE_NAMES, ext=["png", "pdf"])
 GAO = "Gao et al. 2022: scaling laws"  # report categories, one per paper
 
@@ -25,6 +26,9 @@ def table(name):
 
 wildcard_constraints:
     rm=r"gold|[A-Za-z0-9_]+-d\d+-[a-z]+-s\d+",
+    algo=r"[a-z]+",
+    kl=r"[0-9.e-]+",
+    seed=r"\d+",
 
 
 def log(rule, wc=""):

@@ -6,6 +6,8 @@ rule figures:
         bon_by_rm_size=figure("bon_by_rm_size", GAO),
         bon_by_data_size=figure("bon_by_data_size", GAO),
         bon_coefficients=figure("bon_coefficients", GAO),
+        rl_by_rm_size=figure("rl_by_rm_size", GAO),
+        rl_by_kl=figure("rl_by_kl", GAO),
         pdfs=expand(f"{R}/figures/{{f}}.pdf", f=FIGURE_NAMES),
     input:
         curves=rules.curves.output[0],

@@ -1,0 +1,42 @@
+# RL against every target RM (gold and each proxy), per algorithm, KL coefficient and seed,
+# with evaluation checkpoints along the run.
+
+
+rule train_rl:
+    output:
+        f"{R}/rl/{{algo}}/{{rm}}/kl{{kl}}-s{{seed}}.csv",
+    input:
+        policy=local_input(POLICY),
+        target=lambda wc: local_input(rm_path(wc.rm)),
+        target_norm=f"{R}/rms/{{rm}}/normalization.json",
+        gold=local_input(GOLD),
+        gold_norm=f"{R}/rms/gold/normalization.json",
+        meta=lambda wc: f"{R}/rms/gold/normalization.json" if wc.rm == "gold" else f"{R}/rms/{wc.rm}/metrics.json",
+        prompts=rules.prompts.output[0],
+        code=deps.files("rl", "tables"),
+    params:
+        hp=lambda wc: {
+            **{k: v for k, v in config["rl"].items() if k not in ("algorithms", "kl_coefs", "seeds", "train")},
+            **config["rl"]["train"],
+            "algorithm": wc.algo,
+            "kl_coef": float(wc.kl),
+            "seed": int(wc.seed),
+            "policy": POLICY,
+            "target": rm_path(wc.rm),
+            "gold": GOLD,
+            "response_len": config["response_len"],
+            "score_batch_size": config["score_batch_size"],
+            "trust_remote_code": config["trust_remote_code"],
+            "study_seed": config["seed"],
+        },
+    log:
+        log("train_rl", "{algo}-{rm}-kl{kl}-s{seed}"),
+    benchmark:
+        bench("train_rl", "{algo}-{rm}-kl{kl}-s{seed}")
+    conda:
+        ENV_TORCH
+    threads: 1
+    resources:
+        gpu=1,
+    script:
+        "../scripts/train_rl.py"
