@@ -40,6 +40,9 @@ def test_rloo_runs_and_evaluates(tiny_world):
     assert (rows["kl_k3"] >= 0).all() and (rows["eval_samples"] == 12).all()
     assert np.allclose(rows["gold"], rows["proxy"])  # the target is the gold RM itself
     assert rows.loc[2, "kl_k3"] > 0 and (rows["length"] <= 6).all()  # k1 may dip below 0 on 12 samples
+    again = rl.train_rl(str(d / "policy"), str(d / "gold"), str(d / "norm.json"), str(d / "gold"),
+                        str(d / "norm.json"), str(d / "prompts.csv"), "rloo", 0.05, 0, hp, 6, 16)
+    assert again.equals(rows)  # same seed, same machine: the same curve
     with pytest.raises(ValueError, match="algorithm"):
         rl.train_rl(str(d / "policy"), str(d / "gold"), str(d / "norm.json"), str(d / "gold"),
                     str(d / "norm.json"), str(d / "prompts.csv"), "ppo2", 0.0, 0, hp, 6, 16)
