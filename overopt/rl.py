@@ -8,7 +8,9 @@ EOS string before scoring, as ``RewardTrainer`` did in training.
 """
 from __future__ import annotations
 
+import json
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -75,8 +77,25 @@ class Evaluator:
                 "length": float(lengths.mean()), "eval_samples": n}
 
 
-def eval_callback(evaluate, every: int, rows: list):
+def resumed_rows(checkpoint_dir: str | None) -> list[dict]:
+    """Evaluation rows a killed run made up to its last checkpoint (none on a fresh start)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not checkpoint_dir or not Path(checkpoint_dir).is_dir():
+        return []
+    last, saved = get_last_checkpoint(checkpoint_dir), Path(checkpoint_dir) / "eval_rows.json"
+    if not last or not saved.exists():
+        return []
+    step = int(Path(last).name.split("-")[-1])
+    return [r for r in json.loads(saved.read_text()) if r["step"] <= step]
+
+
+def eval_callback(evaluate, every: int, rows: list, checkpoint_dir: str | None):
+    """Evaluates at step 0 and every ``every`` steps. With a checkpoint folder the rows are
+    saved there too, so a resumed run keeps the evaluations made before its last checkpoint."""
     from transformers import TrainerCallback
+
+    saved = Path(checkpoint_dir) / "eval_rows.json" if checkpoint_dir else None
 
     class _Eval(TrainerCallback):
         def on_train_begin(self, args, state, control, model=None, **kw):
@@ -89,14 +108,18 @@ def eval_callback(evaluate, every: int, rows: list):
                 r = rows[-1]
                 runtime.log.info("eval step %d: kl %.3f gold %.3f proxy %.3f length %.1f", r["step"], r["kl"],
                                  r["gold"], r["proxy"], r["length"])
+                if saved:
+                    saved.parent.mkdir(parents=True, exist_ok=True)
+                    saved.write_text(json.dumps(rows))
 
     return _Eval()
 
 
 def train_rl(policy: str, target: str, target_norm: str, gold: str, gold_norm: str, prompts_csv: str,
              algorithm: str, kl_coef: float, seed: int, hp: dict, max_new_tokens: int, score_batch: int,
-             trust_remote_code: bool = False) -> pd.DataFrame:
-    """One RL run against ``target``; returns the evaluation rows (one per checkpoint)."""
+             trust_remote_code: bool = False, checkpoint_dir: str | None = None, save_steps: int = 0) -> pd.DataFrame:
+    """One RL run against ``target``; returns the evaluation rows (one per checkpoint). With
+    ``checkpoint_dir`` and ``save_steps`` a killed run resumes where it was."""
     from datasets import Dataset
     from trl import RLOOConfig, RLOOTrainer
 
@@ -114,14 +137,17 @@ def train_rl(policy: str, target: str, target_norm: str, gold: str, gold_norm: s
         return proxy.scores(list(prompts), list(completions)).tolist()
 
     reward.__name__ = "proxy"
-    rows: list[dict] = []
+    ckpt = checkpoint_dir if checkpoint_dir and save_steps else None
+    rows = resumed_rows(ckpt)
     with tempfile.TemporaryDirectory() as tmp:
         args = runtime.trainer_args(
-            RLOOConfig, tmp, seed, hp, beta=kl_coef, max_steps=hp["steps"], num_generations=hp["num_generations"],
+            RLOOConfig, ckpt or tmp, seed, hp, save_steps if ckpt else 0, beta=kl_coef, max_steps=hp["steps"],
+            num_generations=hp["num_generations"],
             max_completion_length=max_new_tokens, temperature=1.0, top_k=0, top_p=1.0, disable_dropout=True,
             model_init_kwargs={"dtype": "bfloat16" if runtime.use_bf16() else "float32"})
         trainer = RLOOTrainer(model=policy, reward_funcs=[reward], args=args,
                               train_dataset=Dataset.from_dict({"prompt": train_prompts}), processing_class=tok,
-                              callbacks=[runtime.progress_callback(), eval_callback(evaluate, hp["eval_every"], rows)])
-        runtime.train_resumable(trainer, None)
+                              callbacks=[runtime.progress_callback(),
+                                         eval_callback(evaluate, hp["eval_every"], rows, ckpt)])
+        runtime.train_resumable(trainer, ckpt)
     return pd.DataFrame(rows)

@@ -10,7 +10,6 @@ from itertools import combinations
 import pytest
 
 pytestmark = pytest.mark.slow
-GPU_RULES = {"train_policy", "sample_pool", "score_pool", "label_pairs", "train_rm"}
 LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+) ")
 SETUP = re.compile(r"CUDA_VISIBLE_DEVICES=(\S+) SLURM_JOB_ID=(\S+)")
 
@@ -32,6 +31,18 @@ def cluster(root):
     assert out.returncode == 0, out.stdout + out.stderr
     yield
     subprocess.run([str(script), "stop"], timeout=60)
+
+
+def gpu_rules(root) -> set[str]:
+    """The rules that declare gpu=1, read from the rule files so a new GPU rule is never missed."""
+    rules, name = set(), None
+    for smk in (root / "workflow" / "rules").glob("*.smk"):
+        for line in smk.read_text().splitlines():
+            if m := re.match(r"rule (\w+):", line):
+                name = m.group(1)
+            elif re.search(r"\bgpu=1\b", line):
+                rules.add(name)
+    return rules
 
 
 def _span(text):
@@ -56,9 +67,11 @@ def test_tiny_preset_on_slurm(cluster, root, snakemake_bin, tmp_path):
         assert slurm_id.isdigit(), f"{log}: not a SLURM job"
         jobs[log] = (log.parent.name, cvd, slurm_id, *_span(text))
     assert len({j[2] for j in jobs.values()}) == len(jobs), "each job its own SLURM job"
-    gpu = [j for j in jobs.values() if j[0] in GPU_RULES]
+    gpu_rule = gpu_rules(root)
+    assert {"train_rm", "train_rl"} <= gpu_rule
+    gpu = [j for j in jobs.values() if j[0] in gpu_rule]
     assert gpu and all(j[1] != "<unset>" for j in gpu), "SLURM sets CUDA_VISIBLE_DEVICES for GPU jobs"
-    assert all(j[1] == "<unset>" for j in jobs.values() if j[0] not in GPU_RULES)
+    assert all(j[1] == "<unset>" for j in jobs.values() if j[0] not in gpu_rule)
     overlapping = [(a, b) for a, b in combinations(gpu, 2) if a[3] < b[4] and b[3] < a[4]]
     for a, b in overlapping:
         assert set(a[1].split(",")).isdisjoint(b[1].split(",")), f"{a} and {b} shared a device"

@@ -29,6 +29,7 @@ rule train_rl:
             "trust_remote_code": config["trust_remote_code"],
             "study_seed": config["seed"],
         },
+        checkpoints=lambda wc: f"{R}/checkpoints/train_rl/{wc.algo}-{wc.rm}-kl{wc.kl}-s{wc.seed}",
     log:
         log("train_rl", "{algo}-{rm}-kl{kl}-s{seed}"),
     benchmark:
