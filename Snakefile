@@ -1,5 +1,5 @@
 # overopt: reward-model over-optimization, end to end (see README.md).
-#   gold labels -> proxy-RM grid -> best-of-n -> fits -> tables and figures
+#   gold labels -> proxy-RM grid -> best-of-n, RL, direct alignment -> fits -> tables and figures
 import sys
 
 from snakemake.utils import min_version
@@ -26,7 +26,9 @@ include: "workflow/rules/labels.smk"
 include: "workflow/rules/proxies.smk"
 include: "workflow/rules/bon.smk"
 include: "workflow/rules/rl.smk"
+include: "workflow/rules/daa.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/rm_eval.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -46,7 +46,8 @@ def validate(config: dict, schema: str | Path = SCHEMA) -> dict:
         path = list(err.absolute_path)
         if err.validator == "additionalProperties":
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-            raise ConfigError(_key(path + extra[:1]), f"unknown key (allowed: {sorted(err.schema['properties'])})") from None
+            allowed = sorted(err.schema["properties"])
+            raise ConfigError(_key(path + extra[:1]), f"unknown key (allowed: {allowed})") from None
         raise ConfigError(_key(path), err.message) from None
     check(config)
     return config
@@ -65,6 +66,24 @@ def _check_model_ref(key: str, value: str | None) -> None:
         raise ConfigError(key, f"model path {value} does not exist")
 
 
+def _check_sizes(key: str, sizes: list[dict], taken: tuple = ()) -> None:
+    """Size entries of a grid: unique names (also against ``taken``), valid shapes, model refs."""
+    names = [*taken, *(s["name"] for s in sizes)]
+    if len(set(names)) != len(names):
+        raise ConfigError(key, f"names must be unique, got {names}")
+    for i, s in enumerate(sizes):
+        if "arch" in s and s["arch"]["n_embd"] % s["arch"]["n_head"]:
+            raise ConfigError(f"{key}[{i}].arch", "n_embd must be divisible by n_head")
+        if "name_or_path" in s:
+            _check_model_ref(f"{key}[{i}].name_or_path", s["name_or_path"])
+
+
+def _check_unique(section: str, values: dict, keys: tuple) -> None:
+    for key in keys:
+        if len(set(values[key])) != len(values[key]):
+            raise ConfigError(f"{section}.{key}", "values must be unique")
+
+
 def check(config: dict) -> None:
     w, proxy, labels = config["world"], config["proxy"], config["labels"]
     for part in ("policy", "gold"):
@@ -77,17 +96,8 @@ def check(config: dict) -> None:
         ref = ds.get(key)
         if ref and ref.startswith(("/", ".", "~")) and not Path(ref).expanduser().is_dir():
             raise ConfigError(f"world.prompt_dataset.{key}", f"dataset folder {ref} does not exist")
-    names = [s["name"] for s in proxy["sizes"]]
-    if len(set(names)) != len(names):
-        raise ConfigError("proxy.sizes", f"size names must be unique, got {names}")
-    for i, s in enumerate(proxy["sizes"]):
-        if "arch" in s and s["arch"]["n_embd"] % s["arch"]["n_head"]:
-            raise ConfigError(f"proxy.sizes[{i}].arch", "n_embd must be divisible by n_head")
-        if "name_or_path" in s:
-            _check_model_ref(f"proxy.sizes[{i}].name_or_path", s["name_or_path"])
-    for key in ("data_sizes", "seeds", "objectives"):
-        if len(set(proxy[key])) != len(proxy[key]):
-            raise ConfigError(f"proxy.{key}", "values must be unique")
+    _check_sizes("proxy.sizes", proxy["sizes"])
+    _check_unique("proxy", proxy, ("data_sizes", "seeds", "objectives"))
     need = max(proxy["data_sizes"]) + labels["heldout"]
     if need > w["prompts"]["rm_train"]:
         raise ConfigError("world.prompts.rm_train",
@@ -100,9 +110,41 @@ def check(config: dict) -> None:
                           f"must be divisible by rl.num_generations ({rl['num_generations']}): it counts completions")
     if rl["eval_prompts"] > w["prompts"]["eval"]:
         raise ConfigError("rl.eval_prompts", f"more than world.prompts.eval ({w['prompts']['eval']})")
-    for key in ("algorithms", "kl_coefs", "seeds"):
-        if len(set(rl[key])) != len(rl[key]):
-            raise ConfigError(f"rl.{key}", "values must be unique")
+    _check_unique("rl", rl, ("algorithms", "kl_coefs", "seeds"))
+    pol = config["policy"]
+    _check_sizes("policy.more_sizes", pol["more_sizes"], taken=(pol["name"],))
+    targets = ["gold", *(p["id"] for p in proxies(config))]
+    for t in pol["more_sizes_targets"]:
+        if t not in targets:
+            raise ConfigError("policy.more_sizes_targets", f"{t!r} is not a target RM (gold or a proxy id: {targets})")
+    daa = config["daa"]
+    _check_unique("daa", daa, ("losses", "betas", "seeds", "fractions"))
+    if daa["losses"]:
+        if daa_data_size(config) > max(proxy["data_sizes"]):
+            raise ConfigError("daa.data_size", f"more than the {max(proxy['data_sizes'])} labeled training pairs "
+                                               "(the largest proxy.data_sizes)")
+        if daa["proxy"] is not None and daa["proxy"] not in targets[1:]:
+            raise ConfigError("daa.proxy", f"{daa['proxy']!r} is not a proxy id of the grid: {targets[1:]}")
+        if daa["proxy"] is None and daa_data_size(config) not in proxy["data_sizes"]:
+            raise ConfigError("daa.proxy", f"null needs daa.data_size ({daa['data_size']}) in proxy.data_sizes "
+                                           f"{proxy['data_sizes']}; or name a proxy id")
+        if daa["eval_prompts"] > w["prompts"]["eval"]:
+            raise ConfigError("daa.eval_prompts", f"more than world.prompts.eval ({w['prompts']['eval']})")
+        if daa["heldout_pairs"] > labels["heldout"]:
+            raise ConfigError("daa.heldout_pairs", f"more than labels.heldout ({labels['heldout']})")
+    ev, n_eval = config["rm_eval"], w["prompts"]["eval"]
+    for key, limit, what in (("k", config["bon"]["N"], "bon.N"), ("bon_n", config["bon"]["N"], "bon.N"),
+                             ("budget", n_eval, "world.prompts.eval (one pair per prompt in the distinct design)"),
+                             ("swaps", n_eval - 1, "world.prompts.eval - 1"),
+                             ("swap_prompts", n_eval, "world.prompts.eval")):
+        if ev[key] > limit:
+            raise ConfigError(f"rm_eval.{key}", f"{ev[key]} is more than {what} ({limit})")
+    pairs = n_eval * ev["k"] * (ev["k"] - 1) // 2
+    if max(ev["test_sizes"]) > pairs:
+        raise ConfigError("rm_eval.test_sizes", f"more than the {pairs} pool pairs (eval prompts x C(k, 2))")
+    if ev["rl_step"] is not None and (ev["rl_step"] % rl["eval_every"] or ev["rl_step"] > rl["steps"]):
+        raise ConfigError("rm_eval.rl_step", f"must be an evaluation step: a multiple of rl.eval_every "
+                                             f"({rl['eval_every']}) up to rl.steps ({rl['steps']})")
     if config["fit"]["min_n"] > config["bon"]["N"]:
         raise ConfigError("fit.min_n", f"larger than bon.N ({config['bon']['N']})")
 
@@ -121,11 +163,41 @@ def proxy(config: dict, rm_id: str) -> dict:
     raise KeyError(f"no proxy RM {rm_id!r} in the configured grid")
 
 
+def policies(config: dict) -> list[dict]:
+    """pi_init first, then the policy-size axis: name, and arch (built here) or name_or_path."""
+    pol = config["policy"]
+    ref = {"name_or_path": pol["name_or_path"]} if pol["name_or_path"] else {"arch": pol["arch"]}
+    main = {"name": pol["name"], **ref}
+    return [main, *pol["more_sizes"]]
+
+
 def rl_runs(config: dict, targets: list[str]) -> list[dict]:
-    """One entry per RL run: algorithm, target RM id, KL coefficient (as its path string) and seed."""
-    rl = config["rl"]
-    return [{"algo": a, "rm": t, "kl": f"{k:g}", "seed": s}
-            for a in rl["algorithms"] for t in targets for k in rl["kl_coefs"] for s in rl["seeds"]]
+    """One entry per RL run: policy, algorithm, target RM id, KL coefficient (as its path string)
+    and seed. pi_init runs against every target; the policy-size axis against its own targets."""
+    rl, pol = config["rl"], config["policy"]
+    grid = [(pol["name"], targets)] + [(s["name"], pol["more_sizes_targets"]) for s in pol["more_sizes"]]
+    return [{"policy": p, "algo": a, "rm": t, "kl": f"{k:g}", "seed": s}
+            for p, ts in grid for a in rl["algorithms"] for t in ts for k in rl["kl_coefs"] for s in rl["seeds"]]
+
+
+def daa_data_size(config: dict) -> int:
+    return config["daa"]["data_size"] or min(config["proxy"]["data_sizes"])
+
+
+def daa_proxy(config: dict) -> str:
+    """The proxy whose score fills DAA curves' proxy column: the configured one, or the last of
+    proxy.sizes (the largest in the default) trained on the same pairs, first objective and seed."""
+    if config["daa"]["proxy"]:
+        return config["daa"]["proxy"]
+    p = config["proxy"]
+    return f"{p['sizes'][-1]['name']}-d{daa_data_size(config)}-{p['objectives'][0]}-s{p['seeds'][0]}"
+
+
+def daa_runs(config: dict) -> list[dict]:
+    """One entry per DAA run on pi_init: loss, beta (as its path string) and seed."""
+    daa = config["daa"]
+    return [{"loss": loss, "beta": f"{b:g}", "seed": s} for loss in daa["losses"] for b in daa["betas"]
+            for s in daa["seeds"]]
 
 
 def n_positions(config: dict) -> int:

@@ -22,6 +22,20 @@ def save(fig, stem: str | Path) -> None:
     plt.close(fig)
 
 
+def _panel(ax, title: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel(D_LABEL)
+    ax.axhline(0, color="grey", lw=0.5)
+
+
+def _finish(fig, axes, ylabel: str, legend_title: str | None, title: str, stem, fontsize: int = 7) -> None:
+    """Y label on the first panel, legend on the last, title, save."""
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(fontsize=fontsize, title=legend_title, title_fontsize=7)
+    fig.suptitle(title)
+    save(fig, stem)
+
+
 def _seed_mean(df: pd.DataFrame, by: list[str], cols: list[str]) -> pd.DataFrame:
     return df.groupby(by, dropna=False, as_index=False)[cols].mean()
 
@@ -72,13 +86,8 @@ def score_panels(curves: pd.DataFrame, fits: pd.DataFrame, method: str, panel: s
         if not gold.empty and line != "kl_coef":
             g = gold.groupby(x, as_index=False)[["d", "gold"]].mean().sort_values(x)
             ax.plot(g["d"], g["gold"] - g["gold"].iloc[0], "-", color="black", lw=1.2, label="gold RM itself")
-        ax.set_title(f"{panel.replace('_', ' ')} = {_label(panel, pv)}")
-        ax.set_xlabel(D_LABEL)
-        ax.axhline(0, color="grey", lw=0.5)
-    axes[0][0].set_ylabel(Y_LABEL)
-    axes[0][-1].legend(fontsize=7, title="solid: gold, dashed: proxy,\ndotted: fit", title_fontsize=7)
-    fig.suptitle(title)
-    save(fig, stem)
+        _panel(ax, f"{panel.replace('_', ' ')} = {_label(panel, pv)}")
+    _finish(fig, axes, Y_LABEL, "solid: gold, dashed: proxy,\ndotted: fit", title, stem)
 
 
 def coefficients(fits: pd.DataFrame, scaling: pd.DataFrame, stem: str | Path) -> None:
@@ -108,18 +117,122 @@ def coefficients(fits: pd.DataFrame, scaling: pd.DataFrame, stem: str | Path) ->
     save(fig, stem)
 
 
-def make_all(curves_csv: str, fits_csv: str, scaling_csv: str, out_dir: str) -> None:
-    """Every figure of the study into ``out_dir``."""
+def _relative(c: pd.DataFrame, by: list[str], order: str) -> pd.DataFrame:
+    """Seed-averaged curves with gold and proxy measured from each curve's pi_init point."""
+    m = _seed_mean(c, [*by, order], ["d", "gold", "proxy"]).sort_values([*by, order])
+    first = m.groupby(by, dropna=False)[["gold", "proxy"]].transform("first")
+    return m.assign(gold=m["gold"] - first["gold"], proxy=m["proxy"] - first["proxy"])
+
+
+def gap_by_kl(rl: pd.DataFrame, stem: str | Path, title: str) -> None:
+    """Proxy minus gold gain vs d, one panel per proxy size, one colour per KL coefficient:
+    Gao's claim is that a KL penalty does not close the gap at equal d."""
+    r = _relative(rl[rl["rm"] != "gold"], ["rm_size", "params", "kl_coef"], "step")
+    sizes, kls = _size_order(r), sorted(r["kl_coef"].unique())
+    colors = plt.cm.viridis(np.linspace(0.05, 0.9, len(kls)))
+    fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.6), sharey=True, squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        for col, kl in zip(colors, kls):
+            s = r[(r["rm_size"] == size) & (r["kl_coef"] == kl)]
+            ax.plot(s["d"], s["proxy"] - s["gold"], "-o", ms=3, color=col, label=_label("kl_coef", kl))
+        _panel(ax, f"proxy size {size}")
+    _finish(fig, axes, "proxy gain - gold gain  [std units]", None, title, stem)
+
+
+def daa_panels(daa: pd.DataFrame, fits: pd.DataFrame, stem: str | Path) -> None:
+    """DAA gold (solid) and proxy (dashed) gain vs d, one panel per loss, one colour per beta,
+    the fitted RL form dotted; points within the first epoch are labeled with their epoch
+    fraction (Rafailov et al.)."""
+    key = ["loss", "daa_beta"]
+    r = _relative(daa, key, "step").merge(_seed_mean(daa, [*key, "step"], ["epoch"]), on=[*key, "step"])
+    fm = _seed_mean(fits[(fits["method"] == "daa") & (fits["curve"] == "gold")], key, ["alpha", "beta"])
+    losses, betas = sorted(r["loss"].unique()), sorted(r["daa_beta"].unique())
+    colors = plt.cm.plasma(np.linspace(0.05, 0.8, len(betas)))
+    fig, axes = plt.subplots(1, len(losses), figsize=(4.2 * len(losses), 3.8), sharey=True, squeeze=False)
+    for ax, loss in zip(axes[0], losses):
+        for col, b in zip(colors, betas):
+            s = r[(r["loss"] == loss) & (r["daa_beta"] == b)]
+            ax.plot(s["d"], s["gold"], "-o", ms=3, color=col, label=rf"$\beta$ = {b:g}")
+            ax.plot(s["d"], s["proxy"], "--", color=col, alpha=0.8)
+            f = fm[(fm["loss"] == loss) & (fm["daa_beta"] == b)].dropna()
+            if not f.empty:
+                dd = np.linspace(1e-3, s["d"].max(), 100)
+                ax.plot(dd, predict(dd, f["alpha"].iloc[0], f["beta"].iloc[0], "rl"), ":", color=col, lw=1)
+            for _, pt in s[(s["epoch"] > 0) & (s["epoch"] <= 1)].iterrows():
+                ax.annotate(f"{pt['epoch']:.2g}", (pt["d"], pt["gold"]), fontsize=6, color=col,
+                            xytext=(2, 3), textcoords="offset points")
+        _panel(ax, f"loss {loss}")
+    _finish(fig, axes, Y_LABEL, "solid: gold, dashed: proxy, dotted: fit;\nlabels: epoch fraction",
+            f"Direct alignment on {int(daa['pairs'].iloc[0]):,} gold-labeled pairs (proxy column: {daa['rm'].iloc[0]})",
+            stem)
+
+
+def rl_vs_bon(bon: pd.DataFrame, rl: pd.DataFrame, stem: str | Path, title: str) -> None:
+    """Gold gain vs proxy gain for RL and BoN against the same proxies (Gao Fig. 8): at equal
+    proxy gain, which method keeps more gold."""
+    b = _relative(bon[bon["rm"] != "gold"], ["rm_size", "params", "data_size"], "n")
+    r = _relative(rl[rl["rm"] != "gold"], ["rm_size", "params", "data_size"], "step")
+    sizes, data = _size_order(r), sorted(r["data_size"].unique())
+    colors = plt.cm.viridis(np.linspace(0.05, 0.9, len(data)))
+    fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.8), sharey=True, squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        for col, ds in zip(colors, data):
+            for frame, style, method in ((r, "-o", "RL"), (b, "--s", "BoN")):
+                s = frame[(frame["rm_size"] == size) & (frame["data_size"] == ds)]
+                ax.plot(s["proxy"], s["gold"], style, ms=3, color=col, label=f"{method}, {_label('data_size', ds)}")
+        _panel(ax, f"proxy size {size}")
+        ax.set_xlabel("proxy gain vs $\\pi_{init}$  [proxy std units]")
+    _finish(fig, axes, "gold gain vs $\\pi_{init}$  [gold std units]", None, title, stem, fontsize=6)
+
+
+def by_policy(rl: pd.DataFrame, stem: str | Path, title: str) -> None:
+    """Gold (solid) and proxy (dashed) gain vs d per policy size, one panel per target RM run
+    with every policy size: does a larger policy over-optimize less."""
+    shared = rl.groupby("rm")["policy"].nunique()
+    r = _relative(rl[rl["rm"].isin(shared[shared > 1].index)], ["rm", "policy", "policy_params"], "step")
+    rms = sorted(r["rm"].unique(), key=lambda x: (x != "gold", x))
+    pols = list(r.sort_values("policy_params")["policy"].drop_duplicates())
+    colors = plt.cm.cividis(np.linspace(0.1, 0.85, len(pols)))
+    fig, axes = plt.subplots(1, len(rms), figsize=(4.2 * len(rms), 3.8), sharey=True, squeeze=False)
+    for ax, rm in zip(axes[0], rms):
+        for col, pol in zip(colors, pols):
+            s = r[(r["rm"] == rm) & (r["policy"] == pol)]
+            ax.plot(s["d"], s["gold"], "-o", ms=3, color=col,
+                    label=f"{pol} ({int(s['policy_params'].iloc[0]):,} params)")
+            if rm != "gold":
+                ax.plot(s["d"], s["proxy"], "--", color=col, alpha=0.8)
+        _panel(ax, f"target {rm}")
+    _finish(fig, axes, Y_LABEL, "solid: gold, dashed: proxy", title, stem)
+
+
+def make_all(curves_csv: str, fits_csv: str, scaling_csv: str, out_dir: str, rl_algorithm: str) -> None:
+    """Every figure of the study into ``out_dir``. RL figures show ``rl_algorithm`` from
+    pi_init (the policy the BoN pool comes from), except the policy-size one."""
     curves, fits, scaling = pd.read_csv(curves_csv), pd.read_csv(fits_csv), pd.read_csv(scaling_csv)
+    daa, all_fits = curves[curves["method"] == "daa"], fits
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     bon = "Best-of-n against proxy reward models"
     score_panels(curves, fits, "bon", "data_size", "rm_size", out / "bon_by_rm_size", bon)
     score_panels(curves, fits, "bon", "rm_size", "data_size", out / "bon_by_data_size", bon)
     coefficients(fits, scaling, out / "bon_coefficients")
-    rl = curves[curves["method"] == "rl"]
+    main = curves.loc[curves["method"] == "bon", "policy"].iloc[0]
+    rl_all = curves[(curves["method"] == "rl") & (curves["algorithm"] == rl_algorithm) & (curves["rm"] != "gold_flat")]
+    rl = rl_all[rl_all["policy"] == main]
+    fits = fits[(fits["form"] != "rl_joint") & (fits["rm"] != "gold_flat")]
+    fits = fits[(fits["method"] != "rl") | ((fits["algorithm"] == rl_algorithm) & (fits["policy"] == main))]
+    curves = pd.concat([curves[curves["method"] == "bon"], rl])
     low_kl, low_data = rl["kl_coef"].min(), rl["data_size"].min()
+    name = rl_algorithm.upper()
     score_panels(curves, fits, "rl", "data_size", "rm_size", out / "rl_by_rm_size",
-                 f"RL (RLOO) against proxy reward models, KL coefficient {low_kl:g}", {"kl_coef": low_kl})
+                 f"RL ({name}) against proxy reward models, KL coefficient {low_kl:g}", {"kl_coef": low_kl})
     score_panels(curves, fits, "rl", "rm_size", "kl_coef", out / "rl_by_kl",
-                 f"RL per KL coefficient, proxies trained on {int(low_data):,} pairs", {"data_size": low_data})
+                 f"RL ({name}) per KL coefficient, proxies trained on {int(low_data):,} pairs", {"data_size": low_data})
+    gap_by_kl(rl[rl["data_size"] == low_data], out / "rl_gap_by_kl",
+              f"RL ({name}): proxy-gold gap per KL coefficient, proxies trained on {int(low_data):,} pairs")
+    rl_vs_bon(curves[curves["method"] == "bon"], rl[rl["kl_coef"] == low_kl], out / "rl_vs_bon",
+              f"RL ({name}, KL coefficient {low_kl:g}) vs best-of-n against the same proxies")
+    by_policy(rl_all[rl_all["kl_coef"] == low_kl], out / "rl_by_policy_size",
+              f"RL ({name}, KL coefficient {low_kl:g}) per policy size")
+    if not daa.empty:
+        daa_panels(daa, all_fits, out / "daa_by_loss")

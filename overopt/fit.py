@@ -186,12 +186,12 @@ def loglinear(x, y, level: float = 0.95) -> dict:
 
 def scaling_table(fits: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """alpha and beta regressed on log10(params) within each data size (and over all), and on
-    log10(data size) within each RM size, per method, curve and run setting (RL: algorithm and
-    KL coefficient). ``fits`` needs columns method, curve, rm_size, params, data_size, alpha,
-    beta. Groups with fewer than two usable points are left out."""
+    log10(data size) within each RM size, per method, curve and run setting (policy; RL:
+    algorithm and KL coefficient; DAA: loss and beta). ``fits`` needs columns method, curve,
+    rm_size, params, data_size, alpha, beta. Groups with fewer than two usable points are left out."""
     rows = []
     axes = (("params", "data_size"), ("data_size", "rm_size"))
-    settings = [c for c in ("algorithm", "kl_coef") if c in fits.columns]
+    settings = [c for c in ("policy", "algorithm", "kl_coef", "loss", "daa_beta") if c in fits.columns]
     for keys, f in fits.groupby(["method", "curve", *settings], dropna=False):
         ident = dict(zip(["method", "curve", *settings], keys))
         for predictor, within in axes:
@@ -207,13 +207,32 @@ def scaling_table(fits: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fits_table(curves: pd.DataFrame, level: float, min_n: int) -> pd.DataFrame:
+def _rl_extras(d, r, extrapolate_from: int) -> dict:
+    """For RL-form curves: RMSE of the alternative forms and Gao's extrapolation test (fit on
+    the ``extrapolate_from`` points of smallest d > 0, error beyond them). Left out where the
+    curve has no point beyond."""
+    out = {f"rmse_{k}": v for k, v in rmse_alternatives(d, r).items() if k != "rl"}
+    positive = np.sort(d[d > 0])
+    if positive.size <= extrapolate_from:
+        return out
+    try:
+        ex = extrapolation(d, r, "rl", float(positive[extrapolate_from - 1]))
+        out.update({"extrap_cutoff": ex["cutoff"], "extrap_rmse_in": ex["rmse_in"], "extrap_rmse_out": ex["rmse_out"],
+                    "extrap_n_out": ex["n_out"]})
+    except ValueError:
+        pass
+    return out
+
+
+def fits_table(curves: pd.DataFrame, level: float, min_n: int, extrapolate_from: int = 3) -> pd.DataFrame:
     """One row per curve (method x target RM x run settings) and per score (gold, proxy): the
     method's functional form fitted to score relative to pi_init (the curve's first point)
-    vs d. BoN points with n < ``min_n`` are left out."""
+    vs d. BoN points with n < ``min_n`` are left out. RL and DAA rows add the alternatives'
+    RMSE and the extrapolation test; RL adds Gao's joint fit (form ``rl_joint``: one alpha
+    shared across the proxies of one run setting, one beta per proxy), a row per proxy."""
     from overopt.tables import CURVE_KEYS, RM_COLUMNS
 
-    rows = []
+    rows, relative = [], []
     for method, m in curves.groupby("method"):
         extra, order, form = CURVE_KEYS[method]
         key = ["method", *RM_COLUMNS, *extra]
@@ -225,9 +244,37 @@ def fits_table(curves: pd.DataFrame, level: float, min_n: int) -> pd.DataFrame:
             if method == "bon":
                 c = c[c["n"] >= min_n]
             for curve in ("gold", "proxy"):
+                r = c[curve] - base[curve]
                 try:
-                    fitted = fit_form(c["d"], c[curve] - base[curve], form, level).row()
+                    fitted = fit_form(c["d"], r, form, level).row()
                 except ValueError:  # too few points with d > 0: keep the row, say so
                     fitted = {"form": form, "n_points": int((c["d"] > 0).sum())}
+                if form == "rl":
+                    fitted.update(_rl_extras(c["d"].to_numpy(), r.to_numpy(), extrapolate_from))
                 rows.append({**dict(zip(key, vals)), "curve": curve, **fitted, "level": level})
+                if method == "rl":
+                    relative.append(c.assign(r=r, curve=curve)[[*key, "curve", "d", "r"]])
+    if relative:
+        rows += _joint_rows(pd.concat(relative), level)
     return pd.DataFrame(rows)
+
+
+def _joint_rows(rel: pd.DataFrame, level: float) -> list[dict]:
+    """Gao's joint RL fit per run setting and curve, over the proxies (the references left out)."""
+    from overopt.tables import CURVE_KEYS, REFERENCES
+
+    rows = []
+    setting = ["method", *CURVE_KEYS["rl"][0], "curve"]
+    for vals, g in rel[~rel["rm"].isin(REFERENCES)].groupby(setting, dropna=False, sort=False):
+        try:
+            j = fit_rl_shared_alpha(g, level)
+        except ValueError:
+            continue
+        ident = g.drop_duplicates("rm").set_index("rm")
+        for rm, beta in j.betas.items():
+            rows.append({**ident.loc[rm].drop(["d", "r"]).to_dict(), "rm": rm, **dict(zip(setting, vals)),
+                         "form": "rl_joint", "alpha": j.alpha, "beta": beta, "alpha_ci_low": j.alpha_ci[0],
+                         "alpha_ci_high": j.alpha_ci[1], "beta_ci_low": j.betas_ci[rm][0],
+                         "beta_ci_high": j.betas_ci[rm][1], "d_star": j.d_star[rm], "r_star": j.r_star[rm],
+                         "rmse": j.rmse, "n_points": j.n_points, "level": level})
+    return rows

@@ -23,8 +23,9 @@ def read_pool(pool_csv: str) -> pd.DataFrame:
 
 
 def sample_pool(policy: str, prompts_csv: str, N: int, max_new_tokens: int, batch_size: int, seed: int,
-                out_csv: str, trust_remote_code: bool = False) -> None:
-    prompts = eval_prompts(prompts_csv)
+                out_csv: str, trust_remote_code: bool = False, split: str = "eval") -> None:
+    """N samples of ``policy`` per prompt of ``split`` (the BoN pool: eval; the OOD pool: ood)."""
+    prompts = eval_prompts(prompts_csv, split)
     model, tok = load_policy(policy, trust_remote_code)
     pool = sample_responses(model, tok, prompts["prompt"].tolist(), N, max_new_tokens, batch_size, seed,
                             progress="pool samples")
@@ -44,3 +45,32 @@ def score_pool(rm_path: str, prompts_csv: str, pool_csv: str, batch_size: int, o
     norm.save(out_norm, params=count_params(rm.model))
     n_prompts = len(prompts)
     np.save(out_npy, norm.apply(raw).reshape(n_prompts, len(pool) // n_prompts))
+
+
+def swap_partners(n_prompts: int, swaps: int) -> np.ndarray:
+    """[n_prompts, swaps] indices of the other prompts a pair is scored under: the next
+    ``swaps`` prompts, cyclically (deterministic, never the pair's own prompt)."""
+    if not 0 < swaps < n_prompts:
+        raise ValueError(f"swaps must lie in 1..{n_prompts - 1}, got {swaps}")
+    return (np.arange(n_prompts)[:, None] + np.arange(1, swaps + 1)[None, :]) % n_prompts
+
+
+def score_eval(rm_path: str, norm_json: str, prompts_csv: str, pool_csv: str, ood_pool_csv: str, swap_prompts: int,
+               swaps: int, batch_size: int, out_npz: str, trust_remote_code: bool = False) -> None:
+    """The extra scores the RM evaluation needs, normalized like the pool's: ``ood`` [OOD
+    prompts, k] on pi_init's OOD samples, and ``swapped`` [P, 2, 1 + swaps]: the first two
+    pool samples of each of the first P eval prompts scored under their own prompt (index 0)
+    and under ``swaps`` other eval prompts (:func:`swap_partners`), for the prompt-free gap."""
+    rm = RewardModel.load(rm_path, norm_json, trust_remote_code, batch_size)
+    ood_prompts, ood = eval_prompts(prompts_csv, "ood"), read_pool(ood_pool_csv)
+    k = len(ood) // len(ood_prompts)
+    ood_scores = rm.scores(ood_prompts["prompt"].to_numpy()[ood["prompt_idx"]].tolist(), ood["response"].tolist(),
+                           progress="OOD scores").reshape(len(ood_prompts), k)
+    prompts, pool = eval_prompts(prompts_csv)["prompt"].to_numpy(), read_pool(pool_csv)
+    P = min(swap_prompts, len(prompts))
+    first = pool[pool["sample"] < 2].sort_values(["prompt_idx", "sample"])
+    resp = first["response"].to_numpy().reshape(len(prompts), 2)[:P]
+    under = np.concatenate([np.arange(P)[:, None], swap_partners(len(prompts), swaps)[:P]], axis=1)  # [P, 1+M]
+    texts = [(prompts[under[i, m]], resp[i, j]) for i in range(P) for j in range(2) for m in range(1 + swaps)]
+    swapped = rm.scores([t[0] for t in texts], [t[1] for t in texts], progress="swapped-prompt scores")
+    np.savez(out_npz, ood=ood_scores, swapped=swapped.reshape(P, 2, 1 + swaps))

@@ -1,7 +1,6 @@
 """Sampling responses from a policy at temperature 1 (no top-k / top-p), in batches."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from overopt import runtime

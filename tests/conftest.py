@@ -55,3 +55,27 @@ def tiny_run(tmp_path_factory, tiny_repo, snakemake_bin) -> Path:
     out = run_snakemake(snakemake_bin, tiny_repo, work, "--cores", "2")
     assert out.returncode == 0, out.stderr[-4000:]
     return work
+
+
+def make_tiny_world(d: Path, prompts: dict, arch=None) -> tuple:
+    """A random tiny policy and gold RM (same tokenizer) saved under ``d``, an identity
+    normalization and prompt splits: the world the RL and DAA building-block tests run on.
+    Returns the language and the prompts frame."""
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    from overopt import world
+    from overopt.models import Normalization
+
+    arch = arch or {"n_embd": 16, "n_layer": 1, "n_head": 2}
+    lang = world.Language.make(20, 3, 4, 0.1, seed=0)
+    tok = world.make_tokenizer(lang.words)
+    torch.manual_seed(0)
+    GPT2LMHeadModel(world.gpt2_config(len(tok), 24, arch, tok)).save_pretrained(d / "policy")
+    tok.save_pretrained(d / "policy")
+    world.build_gold(tok, arch, 24, 0.1, seed=1).save_pretrained(d / "gold")
+    tok.save_pretrained(d / "gold")
+    Normalization(0.0, 1.0, 1).save(d / "norm.json")
+    frame = world.make_prompts(lang, prompts, 4, 0)
+    frame.to_csv(d / "prompts.csv", index=False)
+    return lang, frame

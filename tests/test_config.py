@@ -18,7 +18,7 @@ def test_default_config_validates_and_fills_defaults(base):
     cfg = copy.deepcopy(base)
     del cfg["fit"]
     C.validate(cfg)
-    assert cfg["fit"] == {"level": 0.95, "min_n": 2}
+    assert cfg["fit"] == {"level": 0.95, "min_n": 2, "extrapolate_from": 3}
     assert cfg["proxy"]["train"]["lr_scheduler_type"] == "cosine"
     assert len(C.proxies(cfg)) == 4 * 3
     assert C.proxy(cfg, "xs-d2000-bt-s0")["data_size"] == 2000
@@ -43,6 +43,16 @@ BAD = [
     (lambda c: c["gold"].update(name_or_path="/no/such/gold"), "gold.name_or_path", "does not exist"),
     (lambda c: c["proxy"].update(data_sizes=[100000]), "world.prompts.rm_train", "needs"),
     (lambda c: c["proxy"]["sizes"][0]["arch"].update(n_head=3), "proxy.sizes[0].arch", "divisible"),
+    (lambda c: c["rl"].update(algorithms=["reinforce"]), "rl.algorithms[0]", "is not one of"),
+    (lambda c: c["policy"].update(more_sizes_targets=["huge-d1-bt-s0"]), "policy.more_sizes_targets", "not a target"),
+    (lambda c: c["policy"]["more_sizes"].append({"name": "small", "arch": {"n_embd": 8, "n_layer": 1, "n_head": 2}}),
+     "policy.more_sizes", "unique"),
+    (lambda c: c["daa"].update(proxy="xl-d2000-bt-s0"), "daa.proxy", "not a proxy id"),
+    (lambda c: c["daa"].update(losses=["kto"]), "daa.losses[0]", "is not one of"),
+    (lambda c: c["daa"].update(fractions=[0.5, 1.5]), "daa.fractions[1]", "maximum"),
+    (lambda c: c["proxy"].update(objectives=["bt", "pfr", "bt"]), "proxy.objectives", "unique"),
+    (lambda c: c["rm_eval"].update(rl_step=7), "rm_eval.rl_step", "evaluation step"),
+    (lambda c: c["rm_eval"].update(k=1000), "rm_eval.k", "bon.N"),
 ]
 
 

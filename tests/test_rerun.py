@@ -9,9 +9,17 @@ import yaml
 from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
-AGGREGATES = {"bon_curves": 1, "rm_metrics": 1, "curves": 1, "fits": 1, "figures": 1, "all": 1}
-PROXY_RL = {"train_rl": 4 * 2}  # the tiny preset: 4 proxies x 2 KL coefficients
-RL_ONLY = {"curves": 1, "fits": 1, "figures": 1, "all": 1}
+AGGREGATES = {"bon_curves": 1, "rm_metrics": 1, "curves": 1, "fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1,
+              "all": 1}
+# the tiny preset: 8 proxies (2 sizes x 2 data sizes x bt/pfr); RL with 2 algorithms x 1 KL
+# coefficient from pi_init against the gold RM, the flat teacher and every proxy, plus the
+# larger policy against the gold RM; DAA with 3 losses, scored by one proxy; each proxy's
+# extra RM-evaluation scores
+PROXIES = {"train_rm": 8, "score_pool": 8, "score_eval": 8}
+PROXY_RL = {"train_rl": 2 * 8}
+ALL_RL = {"train_rl": 2 * 10 + 2}
+DAA = {"train_daa": 3}
+RL_ONLY = {"curves": 1, "fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1}
 
 
 def planned(snakemake_bin, repo, work, tmp_path, overlay=None) -> Counter:
@@ -30,33 +38,60 @@ def planned(snakemake_bin, repo, work, tmp_path, overlay=None) -> Counter:
 
 def test_fit_option_plans_fits_and_figures_only(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     assert planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"fit": {"level": 0.9}}) == \
-        Counter({"fits": 1, "figures": 1, "all": 1})
+        Counter({"fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1})  # rm_eval: the level, the peaks
 
 
 def test_gold_labeling_plans_everything_downstream_of_labels(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"labels": {"flip_rate": 0.1}})
-    assert plan == Counter({"label_pairs": 1, "train_rm": 4, "score_pool": 4, **PROXY_RL, **AGGREGATES})
-    # the world, pi_init, the pool, the gold RM's scores and RL against the gold RM are untouched
+    assert plan == Counter({"label_pairs": 1, **PROXIES, **PROXY_RL, **DAA, **AGGREGATES})
+    # the world, the policies, the pool, the gold RM's scores and RL against the gold RM are untouched
 
 
 def test_new_seed_plans_only_the_new_proxies(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"seeds": [0, 1]}})
-    assert plan == Counter({"train_rm": 4, "score_pool": 4, **PROXY_RL, **AGGREGATES})
+    assert plan == Counter({**PROXIES, **PROXY_RL, **AGGREGATES})  # DAA's proxy is seed 0
 
 
 def test_proxy_hyperparameter_plans_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"train": {"learning_rate": 0.002}}})
-    assert plan == Counter({"train_rm": 4, "score_pool": 4, **PROXY_RL, **AGGREGATES})
+    assert plan == Counter({**PROXIES, **PROXY_RL, **DAA, **AGGREGATES})
 
 
 def test_new_kl_coefficient_plans_only_new_rl_runs(snakemake_bin, tiny_repo, tiny_run, tmp_path):
-    plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"rl": {"kl_coefs": [0.0, 0.1, 0.3]}})
-    assert plan == Counter({"train_rl": 5, **RL_ONLY})  # gold + 4 proxies at the new coefficient
+    plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"rl": {"kl_coefs": [0.1, 0.3]}})
+    assert plan == Counter({**ALL_RL, **RL_ONLY})  # every run again, at the new coefficient
 
 
 def test_rl_hyperparameter_plans_rl_runs_and_readers(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"rl": {"train": {"learning_rate": 0.001}}})
-    assert plan == Counter({"train_rl": 10, **RL_ONLY})
+    assert plan == Counter({**ALL_RL, **RL_ONLY})
+
+
+def test_daa_hyperparameter_plans_daa_runs_and_readers(snakemake_bin, tiny_repo, tiny_run, tmp_path):
+    plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"daa": {"betas": [0.1, 0.5]}})
+    assert plan == Counter({**DAA, **RL_ONLY})  # the new beta's runs
+
+
+def test_new_policy_size_plans_its_policy_and_rl_runs(snakemake_bin, tiny_repo, tiny_run, tmp_path):
+    sizes = [{"name": "large", "arch": {"n_embd": 48, "n_layer": 1, "n_head": 2}},
+             {"name": "huge", "arch": {"n_embd": 64, "n_layer": 1, "n_head": 2}}]
+    plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"policy": {"more_sizes": sizes}})
+    assert plan == Counter({"train_policy": 1, "train_rl": 2, **RL_ONLY})
+
+
+def test_pfr_setting_plans_only_pfr_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):
+    plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"pfr": {"tau": 0.3}}})
+    assert plan == Counter({"train_rm": 4, "score_pool": 4, "score_eval": 4, "train_rl": 2 * 4, **AGGREGATES})
+
+
+def test_rm_eval_option_plans_only_the_rm_evaluation(snakemake_bin, tiny_repo, tiny_run, tmp_path):
+    plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"rm_eval": {"bon_n": 8}})
+    assert plan == Counter({"rm_eval": 1, "rm_figures": 1, "all": 1})
+
+
+def test_flat_teacher_factor_plans_its_runs_only(snakemake_bin, tiny_repo, tiny_run, tmp_path):
+    plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"rm_eval": {"flat_factor": 0.2}})
+    assert plan == Counter({"train_rl": 2, **RL_ONLY})  # gold_flat under both algorithms
 
 
 def test_checkpoint_frequency_is_not_a_change(snakemake_bin, tiny_repo, tiny_run, tmp_path):
@@ -64,10 +99,12 @@ def test_checkpoint_frequency_is_not_a_change(snakemake_bin, tiny_repo, tiny_run
 
 
 @pytest.mark.parametrize("module,expected", [
-    ("fit", {"fits": 1, "figures": 1, "all": 1}),
-    ("figures", {"figures": 1, "all": 1}),
-    ("labels", {"label_pairs": 1, "train_rm": 4, "score_pool": 4, **PROXY_RL, **AGGREGATES}),
-    ("rl", {"train_rl": 10, **RL_ONLY}),
+    ("fit", {"fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1}),
+    ("rm_tables", {"rm_eval": 1, "rm_figures": 1, "all": 1}),
+    ("figures", {"figures": 1, "rm_figures": 1, "all": 1}),  # rm_figures draws with its helpers
+    ("labels", {"label_pairs": 1, **PROXIES, **PROXY_RL, **DAA, **AGGREGATES}),
+    ("rl", {**ALL_RL, **DAA, **RL_ONLY}),  # DAA measures its checkpoints with rl.Evaluator
+    ("daa", {**DAA, **RL_ONLY}),
 ])
 def test_module_edit_reruns_the_rules_that_import_it(snakemake_bin, tiny_repo, tiny_run, tmp_path, module, expected):
     src = tiny_repo / "overopt" / f"{module}.py"

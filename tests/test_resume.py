@@ -17,7 +17,7 @@ OVERLAY = {"checkpoint_steps": 10,
                      "data_sizes": [600], "train": {"num_train_epochs": 4, "logging_steps": 5}},
            "rl": {"steps": 60, "eval_every": 10}}
 RM = "big-d600-bt-s0"
-RL_RUN = "rloo-gold-kl0-s0"
+RL_RUN = "small-rloo-gold-kl0-s0"
 
 
 def smk(snakemake_bin, root, work, *args, **kw):
@@ -51,7 +51,7 @@ def test_killed_rl_run_resumes_to_the_same_curve(tmp_path, root, snakemake_bin):
     p = smk(snakemake_bin, root, a, "results/rms/gold/normalization.json")
     assert p.wait(timeout=600) == 0, p.stdout.read()[-3000:]
     shutil.copytree(a, b, symlinks=True)
-    target = "results/rl/rloo/gold/kl0-s0.csv"
+    target = "results/rl/small/rloo/gold/kl0-s0.csv"
     p = smk(snakemake_bin, root, a, target)
     assert p.wait(timeout=600) == 0, p.stdout.read()[-3000:]
     p = smk(snakemake_bin, root, b, target)

@@ -12,13 +12,25 @@ pytestmark = pytest.mark.slow
 TABLE_COLUMNS = {
     "rm_metrics": ["rm", "rm_size", "params", "data_size", "objective", "seed", "label_mode", "flip_rate",
                    "val_loss", "val_accuracy", "gold_accuracy"],
-    "curves": ["method", "rm", "rm_size", "params", "data_size", "seed", "n", "kl", "d", "gold", "proxy",
-               "algorithm", "kl_coef", "rl_seed", "step", "kl_k3", "length"],
-    "fits": ["method", "rm", "params", "data_size", "curve", "form", "alpha", "beta", "alpha_ci_low",
-             "alpha_ci_high", "beta_ci_low", "beta_ci_high", "d_star", "r_star", "rmse"],
+    "curves": ["method", "rm", "rm_size", "params", "data_size", "seed", "policy", "n", "kl", "d", "gold", "proxy",
+               "algorithm", "kl_coef", "rl_seed", "step", "kl_k3", "length", "policy_params", "loss", "daa_beta",
+               "daa_seed", "pairs", "epoch", "implicit_acc"],
+    "fits": ["method", "rm", "params", "data_size", "policy", "curve", "form", "alpha", "beta", "alpha_ci_low",
+             "alpha_ci_high", "beta_ci_low", "beta_ci_high", "d_star", "r_star", "rmse", "rmse_quadratic_kl",
+             "rmse_rl_log1p", "extrap_cutoff", "extrap_rmse_out"],
     "scaling": ["method", "coefficient", "predictor", "group", "slope", "slope_ci_low", "slope_ci_high"],
+    "rm_eval": ["rm", "rm_size", "params", "data_size", "objective", "policy", "algorithm", "kl_coef", "rl_seed",
+                "acc_labeled", "acc_pool", "acc_best_worst", "acc_adjacent", "acc_budget_all_pairs", "acc_ood",
+                "spearman", "mrr", "ndcg", "ece", "variance", "pf_share", "bon_gold", "ndr_bon", "rl_gold_gain_step",
+                "rl_proxy_gain_step", "ndr_rl_step", "ndr_rl_kl", "ndr_rl_final"],
+    "correlations": ["policy", "algorithm", "kl_coef", "rl_seed", "metric", "outcome", "stat", "value", "ci_low",
+                     "ci_high", "n"],
+    "report_card": ["rm", "params", "data_size", "acc_labeled", "variance", "pf_share", "bon_d_star", "rl_r_star",
+                    "ndr_bon", "ndr_rl_final"],
+    "predictors": ["metric", "outcome", "stat", "value", "ci_low", "ci_high", "rank"],
 }
-FIGURES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients", "rl_by_rm_size", "rl_by_kl"]
+FIGURES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients", "rl_by_rm_size", "rl_by_kl", "rl_gap_by_kl",
+           "rl_vs_bon", "rl_by_policy_size", "daa_by_loss"]
 
 
 def test_lint_is_clean(root, snakemake_bin):
@@ -58,15 +70,55 @@ def test_every_proxy_and_gold_has_rows(tiny_run, tiny_config):
     rl = curves[curves.method == "rl"]
     assert set(rl["rm"]) == ids | {"gold"} and set(rl["kl_coef"]) == set(tiny_config["rl"]["kl_coefs"])
     steps = tiny_config["rl"]["steps"]
-    for _, run in rl.groupby(["rm", "kl_coef"]):
+    for _, run in rl.groupby(["policy", "algorithm", "rm", "kl_coef"]):
         assert list(run["step"]) == list(range(0, steps + 1, tiny_config["rl"]["eval_every"]))
         assert run["kl"].iloc[0] == 0 and (run["kl_k3"] >= 0).all() and run["length"].notna().all()
+    joint = fits[fits.form == "rl_joint"]
+    assert set(joint["rm"]) == ids and joint.groupby(["policy", "algorithm", "curve"])["alpha"].nunique().eq(1).all()
     N = tiny_config["bon"]["N"]
     for _, c in curves[curves.method == "bon"].groupby("rm"):
         assert c["n"].min() == 1 and c["n"].max() == N
         assert abs(c.loc[c.n == 1, "gold"].iloc[0]) < 0.5  # pi_init's normalized mean
     gold = curves[(curves.rm == "gold") & (curves.method == "bon")].sort_values("n")
     assert gold["gold"].is_monotonic_increasing  # BoN against gold itself never hurts
+
+
+def test_every_method_writes_rows(tiny_run, tiny_config):
+    """PPO, RLOO (both policy sizes), DPO, IPO and hinge each leave their curves."""
+    from overopt import daa
+
+    curves = pd.read_csv(tiny_run / "results" / "tables" / "curves.csv")
+    rl = curves[curves.method == "rl"]
+    assert set(rl["algorithm"]) == {"rloo", "ppo"}
+    sizes = rl.groupby("policy")["policy_params"].first()
+    assert set(sizes.index) == {"small", "large"} and sizes["large"] > sizes["small"]
+    assert set(rl.loc[rl.policy == "large", "rm"]) == set(tiny_config["policy"]["more_sizes_targets"])
+    d, h = curves[curves.method == "daa"], tiny_config["daa"]
+    assert set(d["loss"]) == {"dpo", "ipo", "hinge"}
+    spe = daa.steps_per_epoch(min(tiny_config["proxy"]["data_sizes"]), h["train"]["per_device_train_batch_size"])
+    for _, run in d.groupby(["loss", "daa_beta"]):
+        assert list(run["step"]) == daa.eval_steps(spe, h["train"]["num_train_epochs"], h["fractions"])
+        assert run["implicit_acc"].iloc[0] == 0.5 and run["kl"].iloc[0] == 0 and run["implicit_acc"].between(0, 1).all()
+
+
+def test_rm_evaluation_covers_every_proxy(tiny_run, tiny_config):
+    from overopt import config as C
+
+    ids = {p["id"] for p in C.proxies(tiny_config)}
+    t = tiny_run / "results" / "tables"
+    ev = pd.read_csv(t / "rm_eval.csv")
+    assert set(ev["rm"]) == ids | {"gold", "gold_flat"}
+    proxies = ev[ev.rm.isin(ids)]
+    for col in ("acc_labeled", "acc_pool", "acc_ood", "variance", "pf_share", "spearman", "ndr_bon", "ndr_rl_step"):
+        assert proxies[col].notna().all(), col
+    ref = ev.drop_duplicates("rm").set_index("rm")
+    assert ref.loc["gold", "acc_pool"] == 1 and ref.loc["gold_flat", "acc_pool"] == 1  # rankings are gold's
+    assert ref.loc["gold_flat", "variance"] < ref.loc["gold", "variance"]  # flat on half the prompts
+    card = pd.read_csv(t / "report_card.csv")
+    assert set(card["rm"]) >= ids and card["rm"].is_unique
+    corr = pd.read_csv(t / "correlations.csv")
+    assert {"acc_labeled", "variance", "combo:variance+acc_labeled"} <= set(corr["metric"])
+    assert set(pd.read_csv(t / "predictors.csv")["outcome"]) == {"ndr_bon", "rl_gold_gain_step", "ndr_rl_final"}
 
 
 def test_normalization_is_stored_with_each_rm(tiny_run, tiny_config):
@@ -104,5 +156,6 @@ def test_report_has_every_figure_and_table(tiny_run, tiny_repo, snakemake_bin):
     out = run_snakemake(snakemake_bin, tiny_repo, tiny_run, "--report", "results/report.html", timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     html = (tiny_run / "results" / "report.html").read_text()
-    for name in [*FIGURES, "curves.csv", "fits.csv", "scaling.csv", "rm_metrics.csv", "Gao et al. 2022"]:
+    for name in [*FIGURES, "curves.csv", "fits.csv", "scaling.csv", "rm_metrics.csv", "Gao et al. 2022",
+                 "Rafailov et al. 2024"]:
         assert name in html, name

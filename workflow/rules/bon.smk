@@ -69,7 +69,7 @@ rule bon_curves:
         metas=expand(f"{R}/rms/{{rm}}/metrics.json", rm=PROXY_IDS),
         code=deps.files("tables"),
     params:
-        hp={"bon": config["bon"], "seed": config["seed"]},
+        hp={"bon": config["bon"], "seed": config["seed"], "policy": config["policy"]["name"]},
     log:
         log("bon_curves"),
     benchmark:

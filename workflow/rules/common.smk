@@ -5,14 +5,49 @@ R = "results"
 PROXIES = study_config.proxies(config)
 PROXY_IDS = [p["id"] for p in PROXIES]
 TARGETS = ["gold", *PROXY_IDS]  # every RM a policy is optimized against
-RL_CURVES = [f"{R}/rl/{r['algo']}/{r['rm']}/kl{r['kl']}-s{r['seed']}.csv" for r in study_config.rl_runs(config, TARGETS)]
+FLAT, FLAT_FACTOR = "gold_flat", config["rm_eval"]["flat_factor"]  # Razin's accurate-but-flat teacher (RL only)
+RL_TARGETS = TARGETS + ([FLAT] if FLAT_FACTOR else [])
+# the RL setting the report card and the RM-evaluation figures show: pi_init, the first
+# algorithm, the smallest KL coefficient and seed
+RM_SETTING = {
+    "policy": config["policy"]["name"],
+    "algorithm": config["rl"]["algorithms"][0],
+    "kl_coef": min(config["rl"]["kl_coefs"]),
+    "rl_seed": min(config["rl"]["seeds"]),
+}
+RL_CURVES = [f"{R}/rl/{r['policy']}/{r['algo']}/{r['rm']}/kl{r['kl']}-s{r['seed']}.csv"
+             for r in study_config.rl_runs(config, RL_TARGETS)]
+DAA_PROXY = study_config.daa_proxy(config)
+DAA_CURVES = [f"{R}/daa/{r['loss']}/beta{r['beta']}-s{r['seed']}.csv" for r in study_config.daa_runs(config)]
 ENV_TORCH = "../../envs/torch.yaml"
 ENV_LIGHT = "../../envs/light.yaml"
 
-TABLES = expand(f"{R}/tables/{{t}}.csv", t=["rm_metrics", "curves", "fits", "scaling"])
-FIGURE_NAMES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients", "rl_by_rm_size", "rl_by_kl"]
-FIGURES = expand(f"{R}/figures/{{f}}.{{ext}}", f=FIGURE_NAMES, ext=["png", "pdf"])
+TABLES = expand(f"{R}/tables/{{t}}.csv",
+                t=["rm_metrics", "curves", "fits", "scaling", "rm_eval", "correlations", "report_card", "predictors"])
 GAO = "Gao et al. 2022: scaling laws"  # report categories, one per paper
+RAFAILOV = "Rafailov et al. 2024: DAA over-optimization"
+FIGURE_PAPERS = {
+    "bon_by_rm_size": GAO,
+    "bon_by_data_size": GAO,
+    "bon_coefficients": GAO,
+    "rl_by_rm_size": GAO,
+    "rl_by_kl": GAO,
+    "rl_gap_by_kl": GAO,
+    "rl_vs_bon": GAO,
+    **({"rl_by_policy_size": GAO} if config["policy"]["more_sizes"] else {}),
+    **({"daa_by_loss": RAFAILOV} if DAA_CURVES else {}),
+}
+FIGURE_NAMES = list(FIGURE_PAPERS)
+RM_FIGURE_PAPERS = {
+    "acc_vs_ndr": "Wen et al. 2024: accuracy vs downstream",
+    "variance_vs_gain": "Razin et al. 2025: reward variance",
+    "flat_teacher": "Razin et al. 2025: reward variance",
+    "prompt_free": "Mao et al. 2025: prompt-free reward",
+    "bt_vs_pfr": "Mao et al. 2025: prompt-free reward",
+    "report_card": "The RM report card",
+}
+RM_FIGURE_NAMES = list(RM_FIGURE_PAPERS)
+FIGURES = expand(f"{R}/figures/{{f}}.{{ext}}", f=FIGURE_NAMES + RM_FIGURE_NAMES, ext=["png", "pdf"])
 
 
 def figure(name, paper, caption=None):
@@ -25,8 +60,11 @@ def table(name):
 
 
 wildcard_constraints:
-    rm=r"gold|[A-Za-z0-9_]+-d\d+-[a-z]+-s\d+",
+    rm=r"gold|gold_flat|[A-Za-z0-9_]+-d\d+-[a-z]+-s\d+",
     algo=r"[a-z]+",
+    policy=r"[A-Za-z0-9_]+",
+    loss=r"[a-z]+",
+    beta=r"[0-9.e-]+",
     kl=r"[0-9.e-]+",
     seed=r"\d+",
 
@@ -49,9 +87,15 @@ def local_input(ref):
     return [ref] if ref and (Path(ref).exists() or ref.startswith(f"{R}/")) else []
 
 
-POLICY = built(config["policy"]["name_or_path"], f"{R}/world/policy")
+POLICY_REFS = {p["name"]: p.get("name_or_path") or f"{R}/world/policies/{p['name']}" for p in study_config.policies(config)}
+POLICY_SIZES = {p["name"]: p for p in study_config.policies(config)}
+POLICY = POLICY_REFS[config["policy"]["name"]]  # pi_init
 GOLD = built(config["gold"]["name_or_path"], f"{R}/rms/gold/model")
 
 
 def rm_path(rm):
-    return GOLD if rm == "gold" else f"{R}/rms/{rm}/model"
+    return GOLD if rm in ("gold", FLAT) else f"{R}/rms/{rm}/model"
+
+
+def rm_norm(rm):
+    return f"{R}/rms/{'gold' if rm == FLAT else rm}/normalization.json"

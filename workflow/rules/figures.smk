@@ -3,17 +3,15 @@
 
 rule figures:
     output:
-        bon_by_rm_size=figure("bon_by_rm_size", GAO),
-        bon_by_data_size=figure("bon_by_data_size", GAO),
-        bon_coefficients=figure("bon_coefficients", GAO),
-        rl_by_rm_size=figure("rl_by_rm_size", GAO),
-        rl_by_kl=figure("rl_by_kl", GAO),
+        pngs=[figure(name, paper) for name, paper in FIGURE_PAPERS.items()],
         pdfs=expand(f"{R}/figures/{{f}}.pdf", f=FIGURE_NAMES),
     input:
         curves=rules.curves.output[0],
         fits=rules.fits.output.fits,
         scaling=rules.fits.output.scaling,
         code=deps.files("figures"),
+    params:
+        hp={"rl_algorithm": config["rl"]["algorithms"][0]},
     log:
         log("figures"),
     benchmark:

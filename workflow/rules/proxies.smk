@@ -15,6 +15,7 @@ rule train_rm:
         hp=lambda wc: {
             **study_config.proxy(config, wc.rm),
             "train": config["proxy"]["train"],
+            **({"pfr": config["proxy"]["pfr"]} if study_config.proxy(config, wc.rm)["objective"] == "pfr" else {}),
             "tokenizer": POLICY,
             "n_positions": study_config.n_positions(config),
             "labels": config["labels"],

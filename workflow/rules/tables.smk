@@ -24,7 +24,7 @@ rule curves:
     output:
         table("curves"),
     input:
-        curves=[rules.bon_curves.output[0], *RL_CURVES],
+        curves=[rules.bon_curves.output[0], *RL_CURVES, *DAA_CURVES],
         code=deps.files("tables"),
     log:
         log("curves"),

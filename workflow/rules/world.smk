@@ -66,17 +66,22 @@ rule gold_rm:
 
 rule train_policy:
     output:
-        directory(f"{R}/world/policy"),
+        directory(f"{R}/world/policies/{{policy}}"),
     input:
         corpus=rules.world.output.corpus,
         tokenizer=rules.world.output.tokenizer,
         code=deps.files("policy_train"),
     params:
-        hp={**config["policy"], "n_positions": study_config.n_positions(config), "seed": config["seed"] + 4},
+        hp=lambda wc: {
+            "arch": POLICY_SIZES[wc.policy]["arch"],
+            "train": config["policy"]["train"],
+            "n_positions": study_config.n_positions(config),
+            "seed": config["seed"] + 4,
+        },
     log:
-        log("train_policy"),
+        log("train_policy", "{policy}"),
     benchmark:
-        bench("train_policy")
+        bench("train_policy", "{policy}")
     conda:
         ENV_TORCH
     threads: 1

@@ -1,0 +1,189 @@
+"""Direct alignment (DAA; Rafailov et al. 2024, STUDY.md 3.7): DPO, IPO and SLiC/hinge with
+TRL's ``DPOTrainer`` on the gold-labeled pairs, evaluated at checkpoints inside the first
+epoch and at every epoch end.
+
+A DAA has no reward model in the loop: it fits the policy's *implicit* reward
+``beta * (log pi(y|x) - log pi_ref(y|x))`` to the preference labels. Over-optimization shows
+up the same way as in RL, so each checkpoint is measured exactly as the RL arm measures its
+own (:class:`overopt.rl.Evaluator`: fresh temperature-1 samples on the held-out eval prompts,
+sequence KL to pi_init as k1 and k3, normalized gold and proxy score, length). The proxy is an
+RM trained on the same pairs, so proxy vs gold is comparable with RL against that proxy. Each
+row also carries the implicit-reward accuracy on held-out labeled pairs, which the paper finds
+does not predict the gold gain.
+
+pi_ref is pi_init itself (one loaded copy serves as DPO's reference and as the KL reference of
+the evaluation), given to ``DPOTrainer`` explicitly rather than rebuilt from
+``config._name_or_path``: the tokenizer may have gained a pad token (resized embeddings) that
+a fresh load from disk would lack.
+
+Losses (TRL 1.12 names), with h = log pi/pi_ref (y_w) - log pi/pi_ref (y_l), log-probs summed
+over the response tokens and the appended EOS: ``dpo`` -log sigmoid(beta h); ``ipo``
+(h' - 1/(2 beta))^2 where TRL divides each log ratio by its response's token count (its IPO
+convention); ``hinge`` max(0, 1 - beta h).
+"""
+from __future__ import annotations
+
+import math
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from overopt import runtime
+from overopt.models import RewardModel, load_policy
+from overopt.pool import eval_prompts
+from overopt.rl import Evaluator, eval_callback, resumed_rows
+
+LOSSES = {"dpo": "sigmoid", "ipo": "ipo", "hinge": "hinge"}
+COLUMNS = ["step", "epoch", "kl", "kl_k3", "kl_se", "d", "gold", "proxy", "gold_se", "proxy_se", "length",
+           "eval_samples", "policy_params", "implicit_acc"]
+
+
+def steps_per_epoch(n_pairs: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch: one process, no gradient accumulation, last batch kept
+    (the ``Trainer`` defaults that :func:`overopt.runtime.trainer_args` leaves alone)."""
+    return max(1, math.ceil(n_pairs / batch_size))
+
+
+def eval_steps(steps_in_epoch: int, epochs: int, fractions: list[float]) -> list[int]:
+    """Step 0, each fraction of the first epoch rounded half up to a step >= 1, and the end of
+    every epoch (the first one included, so the trained policy is always measured)."""
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f"num_train_epochs must be an integer >= 1, got {epochs!r}")
+    if any(not 0 < f <= 1 for f in fractions):
+        raise ValueError(f"fractions must lie in (0, 1], got {fractions!r}")
+    inside = {max(1, math.floor(f * steps_in_epoch + 0.5)) for f in fractions}
+    ends = {steps_in_epoch * e for e in range(1, int(epochs) + 1)}
+    return sorted({0} | inside | ends)
+
+
+def training_pairs(pairs_csv: str, data_size: int) -> pd.DataFrame:
+    """The first ``data_size`` ``train`` pairs: the subset a proxy RM of that data size saw."""
+    pairs = pd.read_csv(pairs_csv, keep_default_na=False)
+    train = pairs[pairs["split"] == "train"].head(data_size)
+    if len(train) < data_size:
+        raise ValueError(f"{pairs_csv}: {len(train)} training pairs, data size {data_size} asked")
+    return train.reset_index(drop=True)
+
+
+def tokenize_pairs(tok, prompts: list[str], responses: list[str]) -> tuple[list[list[int]], list[list[int]]]:
+    """(prompt ids, completion ids) exactly as ``DPOTrainer`` builds them for plain-text pairs:
+    the EOS string is appended to the response, prompt + response is tokenized as one string,
+    and the completion is what follows the tokenized prompt."""
+    eos = tok.eos_token or ""
+    p_ids, c_ids = [], []
+    for p, r in zip(prompts, responses):
+        prompt = tok(text=p)["input_ids"]
+        full = tok(text=p + (r if r.endswith(eos) else r + eos))["input_ids"]
+        if full[:len(prompt)] != prompt:
+            raise ValueError(f"prompt {p!r} does not tokenize to a prefix of prompt + response; "
+                             "end prompts with a space for word-level tokenizers")
+        p_ids.append(prompt)
+        c_ids.append(full[len(prompt):])
+    return p_ids, c_ids
+
+
+def completion_logps(model, prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id: int,
+                     batch_size: int = 256) -> np.ndarray:
+    """Summed log-prob of each completion given its prompt (right padding, as TRL's collator)."""
+    import torch
+
+    out = np.empty(len(prompt_ids), dtype=np.float64)
+    with torch.inference_mode():
+        for i in range(0, len(prompt_ids), batch_size):
+            seqs = [p + c for p, c in zip(prompt_ids[i:i + batch_size], completion_ids[i:i + batch_size])]
+            width = max(map(len, seqs))
+            ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+            attn = torch.zeros_like(ids)
+            comp = torch.zeros_like(ids)
+            for j, (s, p) in enumerate(zip(seqs, prompt_ids[i:i + batch_size])):
+                ids[j, :len(s)], attn[j, :len(s)], comp[j, len(p):len(s)] = torch.tensor(s), 1, 1
+            ids, attn, comp = (t.to(model.device) for t in (ids, attn, comp))
+            logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits[:, :-1].float()
+            lp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None])[..., 0]
+            out[i:i + len(seqs)] = (lp * comp[:, 1:]).sum(1).cpu().numpy()
+    return out
+
+
+def pairwise_accuracy(margin: np.ndarray) -> float:
+    """Share of pairs with chosen above rejected; an exact tie counts 1/2 (as in
+    ``rm_train.heldout_metrics``), so pi == pi_ref (every margin exactly 0) gives exactly 0.5."""
+    margin = np.asarray(margin, dtype=np.float64)
+    return float(np.mean((margin > 0) + 0.5 * (margin == 0))) if margin.size else float("nan")
+
+
+class ImplicitAccuracy:
+    """Accuracy of the implicit reward on held-out labeled pairs. pi_ref's log-probs are fixed,
+    so they are computed once; each call scores the current policy only."""
+
+    def __init__(self, ref, tok, heldout: pd.DataFrame, beta: float, batch_size: int):
+        self.beta, self.batch_size, self.pad = beta, batch_size, tok.pad_token_id
+        prompts = heldout["prompt"].tolist()
+        self.chosen = tokenize_pairs(tok, prompts, heldout["chosen"].tolist())
+        self.rejected = tokenize_pairs(tok, prompts, heldout["rejected"].tolist())
+        self.ref_margin = self._margin(ref) if len(heldout) else None
+
+    def _margin(self, model) -> np.ndarray:
+        return (completion_logps(model, *self.chosen, self.pad, self.batch_size)
+                - completion_logps(model, *self.rejected, self.pad, self.batch_size))
+
+    def __call__(self, model) -> float:
+        if self.ref_margin is None:
+            return float("nan")
+        return pairwise_accuracy(self.beta * (self._margin(model) - self.ref_margin))
+
+
+def train_daa(policy: str, pairs_csv: str, gold: str, gold_norm: str, proxy: str, proxy_norm: str, prompts_csv: str,
+              loss: str, beta: float, seed: int, hp: dict, data_size: int, max_new_tokens: int, score_batch: int,
+              trust_remote_code: bool = False, checkpoint_dir: str | None = None, save_steps: int = 0) -> pd.DataFrame:
+    """One DAA run from ``policy`` (pi_init, also pi_ref) on the first ``data_size`` labeled
+    training pairs; returns one row per evaluation point (columns :data:`COLUMNS`). With
+    ``checkpoint_dir`` and ``save_steps`` a killed run resumes where it was."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+    if not beta > 0:
+        raise ValueError(f"beta must be > 0, got {beta!r}")
+    train = training_pairs(pairs_csv, data_size)
+    spe = steps_per_epoch(len(train), hp["per_device_train_batch_size"])
+    steps = eval_steps(spe, hp["num_train_epochs"], hp["fractions"])
+    runtime.seed_all(seed)
+    proxy_rm = RewardModel.load(proxy, proxy_norm, trust_remote_code, score_batch)
+    gold_rm = proxy_rm if proxy == gold else RewardModel.load(gold, gold_norm, trust_remote_code, score_batch)
+    ref, tok = load_policy(policy, trust_remote_code)
+    model, _ = load_policy(policy, trust_remote_code)
+    pairs = pd.read_csv(pairs_csv, keep_default_na=False)
+    heldout = pairs[pairs["split"] == "heldout"].head(hp.get("heldout_pairs", 500))
+    implicit = ImplicitAccuracy(ref, tok, heldout, beta, score_batch)
+    sampler = Evaluator(ref, tok, eval_prompts(prompts_csv, "eval")["prompt"].tolist()[:hp["eval_prompts"]],
+                        hp["eval_samples"], max_new_tokens, gold_rm, proxy_rm, seed)
+
+    def evaluate(m, step: int) -> dict:
+        row = sampler(m, step)
+        was_training = m.training
+        m.eval()
+        row.update(epoch=step / spe, implicit_acc=implicit(m))
+        if was_training:
+            m.train()
+        return {k: row[k] for k in COLUMNS}
+
+    def check_plan(state):
+        if state.max_steps != max(steps):
+            raise RuntimeError(f"trainer plans {state.max_steps} steps, the schedule {max(steps)} "
+                               f"({spe} per epoch): multi-process or gradient accumulation?")
+
+    ckpt = checkpoint_dir if checkpoint_dir and save_steps else None
+    rows = resumed_rows(ckpt)
+    data = Dataset.from_pandas(train[["prompt", "chosen", "rejected"]], preserve_index=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        args = runtime.trainer_args(
+            DPOConfig, ckpt or tmp, seed, {**hp, "num_train_epochs": int(hp["num_train_epochs"])},
+            save_steps if ckpt else 0, beta=beta, loss_type=[LOSSES[loss]], max_length=None,
+            precompute_ref_log_probs=False, disable_dropout=True)
+        trainer = DPOTrainer(model=model, ref_model=ref, args=args, train_dataset=data, processing_class=tok,
+                             callbacks=[runtime.progress_callback(),
+                                        eval_callback(evaluate, lambda step, _: step in steps, rows, ckpt, check_plan)])
+        runtime.train_resumable(trainer, ckpt)
+    return pd.DataFrame(rows, columns=COLUMNS)

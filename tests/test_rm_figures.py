@@ -1,0 +1,101 @@
+"""The RM-evaluation figures from small synthetic tables built with the real table code: every
+declared figure is written, also with one objective only and no downstream outcomes."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from overopt import rm_figures, rm_tables
+from overopt.tables import REFERENCES
+
+SETTING = {"policy": "small", "algorithm": "rloo", "kl_coef": 0.1, "rl_seed": 0}
+OTHER = {**SETTING, "kl_coef": 0.05}
+STEMS = ["acc_vs_ndr", "variance_vs_gain", "flat_teacher", "prompt_free", "bt_vs_pfr", "report_card"]
+PF = ["pf_accuracy_true_prompt", "pf_accuracy_prompt_free", "pf_mean_abs_gap", "pf_mean_abs_swapped_gap",
+      "pf_mean_abs_prompt_free"]
+
+
+def _rm_eval(objectives, nan_outcomes: bool) -> pd.DataFrame:
+    """rm_eval.csv's shape: proxies x objectives plus the two references, in two RL settings."""
+    rng = np.random.default_rng(0)
+    ident = [{"rm": f"{size}-d{data}-{obj}-s0", "rm_size": size, "params": params, "data_size": data,
+              "objective": obj, "seed": 0}
+             for size, params in (("xs", 1608), ("s", 4752), ("m", 20000)) for data in (200, 600)
+             for obj in objectives] + [{"rm": rm, "rm_size": rm} for rm in REFERENCES]
+    frame = pd.DataFrame(ident)
+    for col in [*rm_tables.METRICS, *PF]:
+        frame[col] = rng.uniform(0.5, 1.0, len(frame))
+    frame.loc[frame["rm"].isin(REFERENCES), [c for c in frame if c.startswith("acc_")]] = 1.0
+    frame.loc[0, "acc_adjacent"] = np.inf
+    frame = frame.assign(bon_n=16, rl_step=20, rl_final_step=100)
+    out = []
+    for setting in (SETTING, OTHER):
+        f = frame.assign(**setting)
+        for col in [*rm_tables.OUTCOMES, "bon_gold", "rl_gold_gain_final"]:
+            f[col] = np.nan if nan_outcomes else rng.uniform(0.0, 1.2, len(f))
+        out.append(f)
+    return pd.concat(out, ignore_index=True)
+
+
+def _curves(rms) -> pd.DataFrame:
+    """RL curves (gold gain rising then falling) per target in both settings, and a BoN curve."""
+    rows = []
+    for setting in (SETTING, OTHER):
+        for i, rm in enumerate(rms):
+            for step in range(0, 101, 20):
+                kl = 0.05 * step
+                rows.append({"method": "rl", "rm": rm, **setting, "step": step, "kl": kl, "d": np.sqrt(kl),
+                             "gold": np.sqrt(kl) * (1 - 0.1 * i * np.sqrt(kl)), "proxy": np.sqrt(kl)})
+    rows.append({"method": "bon", "rm": "gold", "policy": "small", "n": 1, "kl": 0.0, "d": 0.0, "gold": 0.0,
+                 "proxy": 0.0})
+    return pd.DataFrame(rows)
+
+
+def _fits(frame: pd.DataFrame) -> pd.DataFrame:
+    """Peaks per target for the report card: BoN (one with no peak: inf) and RL in both settings."""
+    rms = frame["rm"].unique()
+    bon = pd.DataFrame({"method": "bon", "curve": "gold", "form": "bon", "rm": rms, "d_star": 2.0, "r_star": 1.0})
+    bon.loc[1, ["d_star", "r_star"]] = np.inf
+    rl = [pd.DataFrame({"method": "rl", "curve": "gold", "form": "rl", "rm": rms, "d_star": 3.0, "r_star": 0.5,
+                        **s}) for s in (SETTING, OTHER)]
+    return pd.concat([bon, *rl], ignore_index=True)
+
+
+def _write(tmp_path, objectives, nan_outcomes: bool, curve_rms) -> list[str]:
+    frame = _rm_eval(objectives, nan_outcomes)
+    corr = rm_tables.correlation_table(frame, n_boot=20, level=0.9, seed=0)
+    card, predictors = rm_tables.report_card(frame, _fits(frame), SETTING, n_boot=20, level=0.9, seed=0)
+    tables = {"rm_eval": frame, "correlations": corr, "report_card": card, "predictors": predictors,
+              "curves": _curves(curve_rms(frame))}
+    paths = []
+    for name, t in tables.items():
+        paths.append(str(tmp_path / f"{name}.csv"))
+        t.to_csv(paths[-1], index=False)
+    return paths
+
+
+def _check(out) -> None:
+    for stem in STEMS:
+        for ext in ("png", "pdf"):
+            f = out / f"{stem}.{ext}"
+            assert f.exists() and f.stat().st_size > 5000, f
+
+
+@pytest.mark.parametrize("objectives, nan_outcomes, flat_run", [
+    (("bt", "pfr"), False, True),
+    (("bt",), True, False),
+], ids=["both-objectives", "bt-only-nan-outcomes-no-flat-run"])
+def test_make_all_writes_every_figure(tmp_path, objectives, nan_outcomes, flat_run):
+    def curve_rms(frame):
+        return [rm for rm in frame["rm"].unique() if flat_run or rm != "gold_flat"]
+
+    paths = _write(tmp_path, objectives, nan_outcomes, curve_rms)
+    out = tmp_path / "figures"
+    rm_figures.make_all(*paths, str(out), SETTING)
+    _check(out)
+
+
+def test_setting_matches_across_csv_types():
+    """A CSV round trip turns seed 0 into 0.0 and the KL coefficient into a float: still the same setting."""
+    frame = pd.DataFrame({"policy": ["small", "small", "large"], "algorithm": "rloo", "kl_coef": [0.1, 0.05, 0.1],
+                          "rl_seed": [0.0, 0.0, 0.0]})
+    assert list(rm_figures._in_setting(frame, SETTING).index) == [0]
