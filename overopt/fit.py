@@ -209,9 +209,10 @@ def scaling_table(fits: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 
 def _rl_extras(d, r, extrapolate_from: int) -> dict:
     """For RL-form curves: RMSE of the alternative forms and Gao's extrapolation test (fit on
-    the ``extrapolate_from`` points of smallest d > 0, error beyond them). Left out where the
+    the ``extrapolate_from`` points of smallest d > 0, error beyond them); NaN where the
     curve has no point beyond."""
     out = {f"rmse_{k}": v for k, v in rmse_alternatives(d, r).items() if k != "rl"}
+    out.update(extrap_cutoff=np.nan, extrap_rmse_in=np.nan, extrap_rmse_out=np.nan, extrap_n_out=0)
     positive = np.sort(d[d > 0])
     if positive.size <= extrapolate_from:
         return out

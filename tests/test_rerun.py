@@ -25,7 +25,7 @@ RL_ONLY = {"curves": 1, "fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, 
 def planned(snakemake_bin, repo, work, tmp_path, overlay=None) -> Counter:
     overlays = []
     if overlay:
-        (tmp_path / "edit.yaml").write_text(yaml.safe_dump(overlay))
+        (tmp_path / "edit.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))  # as a user edits it
         overlays.append(tmp_path / "edit.yaml")
     out = run_snakemake(snakemake_bin, repo, work, "-n", overlays=overlays, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -66,9 +66,9 @@ def test_every_proxy_and_gold_has_rows(tiny_run, tiny_config):
     t = tiny_run / "results" / "tables"
     assert set(pd.read_csv(t / "rm_metrics.csv")["rm"]) == ids
     curves, fits = pd.read_csv(t / "curves.csv"), pd.read_csv(t / "fits.csv")
-    assert set(curves["rm"]) == ids | {"gold"} and set(fits["rm"]) == ids | {"gold"}
+    assert set(curves["rm"]) == ids | {"gold", "gold_flat"} and set(fits["rm"]) == ids | {"gold", "gold_flat"}
     rl = curves[curves.method == "rl"]
-    assert set(rl["rm"]) == ids | {"gold"} and set(rl["kl_coef"]) == set(tiny_config["rl"]["kl_coefs"])
+    assert set(rl["rm"]) == ids | {"gold", "gold_flat"} and set(rl["kl_coef"]) == set(tiny_config["rl"]["kl_coefs"])
     steps = tiny_config["rl"]["steps"]
     for _, run in rl.groupby(["policy", "algorithm", "rm", "kl_coef"]):
         assert list(run["step"]) == list(range(0, steps + 1, tiny_config["rl"]["eval_every"]))
