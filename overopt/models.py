@@ -149,23 +149,3 @@ class RewardModel:
 
     def scores(self, prompts: list[str], responses: list[str], progress: str | None = None) -> np.ndarray:
         return self.norm.apply(self.raw_scores(prompts, responses, progress))
-
-
-class FlatTeacher:
-    """Razin et al.'s accurate-but-flat teacher: another RM's normalized scores multiplied by
-    ``factor`` on a fixed half of the prompts (by a hash of the prompt text, so every job
-    agrees). Rankings within a prompt are unchanged (accuracy 1.0 against that RM), while the
-    reward variance on those prompts shrinks by ``factor**2``."""
-
-    def __init__(self, rm: RewardModel, factor: float):
-        self.rm, self.factor = rm, factor
-
-    @staticmethod
-    def flat(prompts: list[str]) -> np.ndarray:
-        import zlib
-
-        return np.array([zlib.crc32(p.encode()) % 2 == 1 for p in prompts], dtype=bool)
-
-    def scores(self, prompts: list[str], responses: list[str], progress: str | None = None) -> np.ndarray:
-        s = self.rm.scores(prompts, responses, progress)
-        return np.where(self.flat(prompts), s * self.factor, s)

@@ -20,7 +20,8 @@ import pandas as pd
 
 from overopt import runtime
 from overopt.kl import kl_estimates, token_log_ratios
-from overopt.models import FlatTeacher, RewardModel, load_policy, match_vocab
+from overopt.models import RewardModel, load_policy, match_vocab
+from overopt.teachers import FlatTeacher
 from overopt.pool import eval_prompts
 
 ALGORITHMS = ("rloo", "ppo")

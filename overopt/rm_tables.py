@@ -19,6 +19,7 @@ import pandas as pd
 
 from overopt import bon, rm_eval
 from overopt.tables import REFERENCES
+from overopt.teachers import flat_half
 
 METRICS = ["acc_labeled", "acc_pool", "acc_best_worst", "acc_adjacent", "acc_budget_all_pairs",
            "acc_budget_distinct", "acc_ood", "pearson", "spearman", "kendall", "mrr", "ndcg", "ece", "best_of_k",
@@ -101,12 +102,10 @@ def rm_eval_table(meta: pd.DataFrame, pool: dict, extra: dict, curves: pd.DataFr
     rm_metrics.csv (the proxies' identities and held-out accuracy), ``pool``/``extra`` map RM
     ids (``gold`` included) to pool scores and ``score_eval`` bundles, ``prompts`` are the
     eval prompts (for the flat teacher's half)."""
-    from overopt.models import FlatTeacher
-
     metrics = {rm: rm_metrics(pool[rm], pool["gold"], extra[rm], extra["gold"], hp["k"], hp["budget"],
                               hp["test_sizes"], hp["seed"]) for rm in pool}
     if flat_factor:  # the flat teacher: gold's scores shrunk on half the prompts (rankings unchanged)
-        scale = np.where(FlatTeacher.flat(prompts), flat_factor, 1.0)[:, None]
+        scale = np.where(flat_half(prompts), flat_factor, 1.0)[:, None]
         pool = {**pool, "gold_flat": pool["gold"] * scale}
         metrics["gold_flat"] = {**metrics["gold"], "variance": rm_eval.reward_variance(pool["gold_flat"][:, :hp["k"]])}
     m = pd.DataFrame([{"rm": rm, **v} for rm, v in metrics.items()])
