@@ -98,6 +98,9 @@ def check(config: dict) -> None:
             raise ConfigError(f"world.prompt_dataset.{key}", f"dataset folder {ref} does not exist")
     _check_sizes("proxy.sizes", proxy["sizes"])
     _check_unique("proxy", proxy, ("data_sizes", "seeds", "objectives"))
+    extra = set(proxy["pfr"].get("data_sizes") or ()) - set(proxy["data_sizes"])
+    if extra:
+        raise ConfigError("proxy.pfr.data_sizes", f"{sorted(extra)} not in proxy.data_sizes {proxy['data_sizes']}")
     need = max(proxy["data_sizes"]) + labels["heldout"]
     if need > w["prompts"]["rm_train"]:
         raise ConfigError("world.prompts.rm_train",
@@ -115,8 +118,9 @@ def check(config: dict) -> None:
     _check_sizes("policy.more_sizes", pol["more_sizes"], taken=(pol["name"],))
     targets = ["gold", *(p["id"] for p in proxies(config))]
     for t in pol["more_sizes_targets"]:
-        if t not in targets:
-            raise ConfigError("policy.more_sizes_targets", f"{t!r} is not a target RM (gold or a proxy id: {targets})")
+        if t not in rl_targets(config):
+            raise ConfigError("policy.more_sizes_targets", f"{t!r} is not an RL target (gold or a proxy id with an "
+                                                           f"objective in rl.objectives: {rl_targets(config)})")
     daa = config["daa"]
     _check_unique("daa", daa, ("losses", "betas", "seeds", "fractions"))
     if daa["losses"]:
@@ -152,8 +156,15 @@ def check(config: dict) -> None:
 def proxies(config: dict) -> list[dict]:
     """One entry per proxy RM of the grid: id, size (its config entry), data_size, objective, seed."""
     p = config["proxy"]
+    pfr_sizes = p["pfr"].get("data_sizes") or p["data_sizes"]
     return [{"id": f"{s['name']}-d{n}-{obj}-s{seed}", "size": s, "data_size": n, "objective": obj, "seed": seed}
-            for s in p["sizes"] for n in p["data_sizes"] for obj in p["objectives"] for seed in p["seeds"]]
+            for s in p["sizes"] for n in p["data_sizes"] for obj in p["objectives"] for seed in p["seeds"]
+            if obj != "pfr" or n in pfr_sizes]
+
+
+def rl_targets(config: dict) -> list[str]:
+    """The RMs pi_init is optimized against by RL: gold, then the proxies of rl.objectives."""
+    return ["gold", *(p["id"] for p in proxies(config) if p["objective"] in config["rl"]["objectives"])]
 
 
 def proxy(config: dict, rm_id: str) -> dict:

@@ -55,17 +55,27 @@ def swap_partners(n_prompts: int, swaps: int) -> np.ndarray:
     return (np.arange(n_prompts)[:, None] + np.arange(1, swaps + 1)[None, :]) % n_prompts
 
 
+def _score_split(rm: RewardModel, prompts_csv: str, split: str, pool_csv: str, what: str) -> np.ndarray:
+    """One RM's scores of a pool of k samples per prompt of ``split``, as [prompts, k]."""
+    prompts, pool = eval_prompts(prompts_csv, split), read_pool(pool_csv)
+    k = len(pool) // len(prompts)
+    return rm.scores(prompts["prompt"].to_numpy()[pool["prompt_idx"]].tolist(), pool["response"].tolist(),
+                     progress=what).reshape(len(prompts), k)
+
+
 def score_eval(rm_path: str, norm_json: str, prompts_csv: str, pool_csv: str, ood_pool_csv: str, swap_prompts: int,
-               swaps: int, batch_size: int, out_npz: str, trust_remote_code: bool = False) -> None:
+               swaps: int, batch_size: int, out_npz: str, trust_remote_code: bool = False,
+               policy_pools: dict[str, str] | None = None) -> None:
     """The extra scores the RM evaluation needs, normalized like the pool's: ``ood`` [OOD
-    prompts, k] on pi_init's OOD samples, and ``swapped`` [P, 2, 1 + swaps]: the first two
-    pool samples of each of the first P eval prompts scored under their own prompt (index 0)
-    and under ``swaps`` other eval prompts (:func:`swap_partners`), for the prompt-free gap."""
+    prompts, k] on pi_init's OOD samples; ``policy_<name>`` [eval prompts, k] on each other
+    policy's samples (``policy_pools``: name -> pool CSV); and ``swapped`` [P, 2, 1 + swaps]:
+    the first two pool samples of each of the first P eval prompts scored under their own
+    prompt (index 0) and under ``swaps`` other eval prompts (:func:`swap_partners`), for the
+    prompt-free gap."""
     rm = RewardModel.load(rm_path, norm_json, trust_remote_code, batch_size)
-    ood_prompts, ood = eval_prompts(prompts_csv, "ood"), read_pool(ood_pool_csv)
-    k = len(ood) // len(ood_prompts)
-    ood_scores = rm.scores(ood_prompts["prompt"].to_numpy()[ood["prompt_idx"]].tolist(), ood["response"].tolist(),
-                           progress="OOD scores").reshape(len(ood_prompts), k)
+    out = {"ood": _score_split(rm, prompts_csv, "ood", ood_pool_csv, "OOD scores")}
+    for name, csv in (policy_pools or {}).items():
+        out[f"policy_{name}"] = _score_split(rm, prompts_csv, "eval", csv, f"{name} policy scores")
     prompts, pool = eval_prompts(prompts_csv)["prompt"].to_numpy(), read_pool(pool_csv)
     P = min(swap_prompts, len(prompts))
     first = pool[pool["sample"] < 2].sort_values(["prompt_idx", "sample"])
@@ -73,4 +83,4 @@ def score_eval(rm_path: str, norm_json: str, prompts_csv: str, pool_csv: str, oo
     under = np.concatenate([np.arange(P)[:, None], swap_partners(len(prompts), swaps)[:P]], axis=1)  # [P, 1+M]
     texts = [(prompts[under[i, m]], resp[i, j]) for i in range(P) for j in range(2) for m in range(1 + swaps)]
     swapped = rm.scores([t[0] for t in texts], [t[1] for t in texts], progress="swapped-prompt scores")
-    np.savez(out_npz, ood=ood_scores, swapped=swapped.reshape(P, 2, 1 + swaps))
+    np.savez(out_npz, swapped=swapped.reshape(P, 2, 1 + swaps), **out)

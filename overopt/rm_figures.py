@@ -15,10 +15,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from scipy import stats
 
 from overopt.figures import D_LABEL, _relative, _size_order, save
 from overopt.rm_eval import regressional_goodhart
-from overopt.rm_tables import METRICS, RL_SETTING
+from overopt.rm_tables import METRICS, POLICY_PREFIX, RL_SETTING, policy_metrics
 from overopt.tables import REFERENCES
 
 ACCURACIES = {"acc_labeled": "held-out labeled pairs", "acc_pool": r"$\pi_{init}$ pool, all pairs",
@@ -126,10 +127,26 @@ def _rho(corr: pd.DataFrame, metric: str, outcome: str) -> str:
     return rf"Spearman $\rho$ = {r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}], n={int(r['n'])}"
 
 
+def _spearman(proxies: pd.DataFrame, x: str, y: str) -> str:
+    """Spearman across proxies of two metric columns (no CI: a description, not a finding)."""
+    a, b = _num(proxies, x), _num(proxies, y)
+    ok = a.notna() & b.notna()
+    if ok.sum() < 3:
+        return r"Spearman $\rho$ n/a"
+    return rf"Spearman $\rho$ = {stats.spearmanr(a[ok], b[ok]).statistic:.2f}, n={int(ok.sum())}"
+
+
 def _ref_lines(ax) -> None:
     """NDR 0 (no better than pi_init) and 1 (as good as optimizing gold itself)."""
     ax.axhline(0, color="grey", lw=0.6)
     ax.axhline(1, color="grey", lw=0.6, ls=":")
+
+
+def _accuracies(frame: pd.DataFrame) -> dict:
+    """The accuracy variants to draw: the fixed ones, then pairs from each other policy size."""
+    others = {c: f"pairs from policy {c[len('acc_' + POLICY_PREFIX):]} (off-policy)"
+              for c in policy_metrics(frame.columns) if c.startswith("acc_")}
+    return {**ACCURACIES, **others}
 
 
 def acc_vs_ndr(frame: pd.DataFrame, corr: pd.DataFrame, setting: dict, stem: str | Path) -> None:
@@ -142,12 +159,12 @@ def acc_vs_ndr(frame: pd.DataFrame, corr: pd.DataFrame, setting: dict, stem: str
     rows = {"ndr_bon": (bon, "BoN" + (f", n = {bon_n:g}" if bon_n is not None else "")),
             "ndr_rl_step": (rl, "RL" + (f" at step {step:g}" if step is not None else ", fixed step")),
             "ndr_rl_final": (rl, "RL at end" + (f" (step {final:g})" if final is not None else ""))}
-    style = _style(bon)
-    fig, axes = plt.subplots(len(rows), len(ACCURACIES), figsize=(3.1 * len(ACCURACIES), 3.0 * len(rows)),
+    style, accuracies = _style(bon), _accuracies(frame)
+    fig, axes = plt.subplots(len(rows), len(accuracies), figsize=(3.1 * len(accuracies), 3.0 * len(rows)),
                              sharex="col", sharey="row", squeeze=False, layout="constrained")
     acc = np.linspace(0.5, 1.0, 100)
     for r, (outcome, (data, what)) in enumerate(rows.items()):
-        for c, (metric, name) in enumerate(ACCURACIES.items()):
+        for c, (metric, name) in enumerate(accuracies.items()):
             ax = axes[r, c]
             if outcome == "ndr_bon":
                 ax.plot(acc, regressional_goodhart(acc), "--", color="black", lw=1.2)
@@ -162,6 +179,50 @@ def acc_vs_ndr(frame: pd.DataFrame, corr: pd.DataFrame, setting: dict, stem: str
     fig.legend(handles=_handles(bon, style) + extra, loc="outside right center", fontsize=9)
     fig.suptitle(f"Accuracy vs downstream gain across proxy RMs (Wen et al. 2024); RL: {_setting_text(setting)}",
                  fontsize=13)
+    save(fig, stem)
+
+
+def acc_vs_test_size(frame: pd.DataFrame, stem: str | Path) -> None:
+    """Wen et al. 2024: accuracy of each proxy on random test sets of each size (mean +- SD over
+    draws, the same pairs for every proxy), and the SD against the binomial sqrt(a(1-a)/n): on
+    a small test set the accuracy differences between proxies sit inside the noise."""
+    proxies = _proxies(frame).drop_duplicates("rm")
+    sizes = sorted(int(c[len("acc_n"):-len("_mean")]) for c in frame.columns
+                   if c.startswith("acc_n") and c.endswith("_mean"))
+    style = _style(proxies)
+    colors, markers = style
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6), squeeze=False, layout="constrained")
+    means = np.column_stack([_num(proxies, f"acc_n{n}_mean") for n in sizes]) if sizes else np.empty((len(proxies), 0))
+    sds = np.column_stack([_num(proxies, f"acc_n{n}_sd") for n in sizes]) if sizes else np.empty((len(proxies), 0))
+    drawn = 0
+    for j, (row, mean, sd) in enumerate(zip(proxies.itertuples(), means, sds)):
+        ok = np.isfinite(mean) & np.isfinite(sd)
+        if not ok.any():
+            continue
+        x = np.asarray(sizes, dtype=float)[ok] * (1 + 0.03 * (j - len(proxies) / 2))  # spread the error bars
+        kw = dict(color=colors.get(row.rm_size, "grey"), marker=markers.get(row.data_size, "o"), ms=6,
+                  mfc="none" if row.objective == "pfr" else None, alpha=0.85)
+        axes[0, 0].errorbar(x, mean[ok], yerr=sd[ok], capsize=2, lw=1, **kw)
+        axes[0, 1].plot(x, sd[ok], lw=1, **kw)
+        drawn += 1
+    if drawn and sizes:
+        n = np.geomspace(min(sizes), max(sizes), 50)
+        a = float(np.nanmean(means[:, -1]))
+        axes[0, 1].plot(n, np.sqrt(a * (1 - a) / n), "--", color="black", lw=1.2,
+                        label=f"binomial $\\sqrt{{a(1-a)/n}}$, a = {a:.2f}")
+        axes[0, 1].legend(fontsize=9)
+    for ax, ylabel, title in ((axes[0, 0], f"accuracy (mean $\\pm$ SD over draws)\n{ACC_UNIT}",
+                               "accuracy vs test-set size"),
+                              (axes[0, 1], "SD of accuracy over draws\n[fraction of pairs]",
+                               "spread of the estimate vs test-set size")):
+        ax.set_xscale("log")
+        ax.set_xlabel("test-set size [pairs of $\\pi_{init}$ pool samples, log scale]", fontsize=10)
+        ax.set_ylabel(ylabel, fontsize=10)
+        ax.set_title(title, fontsize=10)
+        if not drawn:
+            _note(ax, "no accuracy-vs-size columns in rm_eval.csv")
+    fig.legend(handles=_handles(proxies, style), loc="outside right center", fontsize=9)
+    fig.suptitle("Accuracy vs test-set size (Wen et al. 2024): how many pairs it takes to rank proxies", fontsize=12)
     save(fig, stem)
 
 
@@ -180,6 +241,10 @@ def variance_vs_gain(frame: pd.DataFrame, corr: pd.DataFrame, setting: dict, ste
                f"gain of the optimized RM {at}\n[that RM's std units]"),
               ("acc_pool", "rl_gold_gain_step", "accuracy vs gold gain (for contrast)",
                f"accuracy on the $\\pi_{{init}}$ pool\n{ACC_UNIT}", f"gold gain {at}\n[gold-RM std units]")]
+    for col in (c for c in policy_metrics(cur.columns) if c.startswith("variance_")):
+        other = col[len("variance_" + POLICY_PREFIX):]
+        panels.append(("variance", col, f"the same RMs under two students:\n{_spearman(proxies, 'variance', col)}",
+                       VAR_LABEL, f"reward variance under policy {other}\n[(RM std units)$^2$]"))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 4.6), squeeze=False, layout="constrained")
     for ax, (x, y, title, xl, yl) in zip(axes[0], panels):
         n = _scatter(ax, proxies, x, y, style)
@@ -191,9 +256,11 @@ def variance_vs_gain(frame: pd.DataFrame, corr: pd.DataFrame, setting: dict, ste
         if not n:
             _note(ax, "no finite values")
         ax.axhline(0, color="grey", lw=0.6)
+        if y.startswith("variance"):
+            ax.axline((0, 0), slope=1, color="grey", lw=0.6, ls=":")  # the same variance under both students
         ax.set_xlabel(xl, fontsize=9.5)
         ax.set_ylabel(yl, fontsize=9.5)
-        ax.set_title(f"{title}\n{_rho(corr, x, y)} (proxies)", fontsize=9.5)
+        ax.set_title(title if y.startswith("variance") else f"{title}\n{_rho(corr, x, y)} (proxies)", fontsize=9.5)
     refs_h = [Line2D([], [], ls="none", **REF_STYLE[rm]) for rm in REF_STYLE if rm in set(refs["rm"])]
     fig.legend(handles=_handles(proxies, style) + refs_h, loc="outside right center", fontsize=9)
     fig.suptitle(f"Reward variance vs reward-maximization rate (Razin et al. 2025); {_setting_text(setting)}",
@@ -409,6 +476,7 @@ def make_all(rm_eval_csv: str, correlations_csv: str, report_card_csv: str, pred
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     acc_vs_ndr(frame, corr, setting, out / "acc_vs_ndr")
+    acc_vs_test_size(frame, out / "acc_vs_test_size")
     variance_vs_gain(frame, corr, setting, out / "variance_vs_gain")
     flat_teacher(curves, frame, setting, out / "flat_teacher")
     prompt_free(frame, out / "prompt_free")

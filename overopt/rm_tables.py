@@ -8,6 +8,9 @@ the swapped-prompt scores of ``score_eval``) and the curves; nothing is sampled 
   have rows too (references); correlations use the proxies only.
 - ``correlations.csv``: every metric vs every outcome across proxies, per policy and RL
   setting, Pearson / Spearman / Kendall with bootstrap CIs.
+- ``headlines.csv``: the answers to the issue's questions, one row per question x proxy seed x
+  RL setting: Spearman of accuracy vs NDR (BoN, RL) and of variance vs gold gain, whether the
+  flat teacher is slower than the gold RM, whether ``pfr`` beats ``bt`` out of distribution.
 - ``report_card.csv``: one row per proxy (first policy, algorithm, KL coefficient and seed)
   with its headline numbers, and ``predictors.csv``: which metric, or the mean of standardized
   variance and accuracy, best predicts each downstream gold outcome (Spearman, CIs).
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from overopt import bon, rm_eval
 from overopt.tables import REFERENCES
@@ -27,12 +31,22 @@ METRICS = ["acc_labeled", "acc_pool", "acc_best_worst", "acc_adjacent", "acc_bud
 OUTCOMES = ["ndr_bon", "rl_gold_gain_step", "rl_proxy_gain_step", "ndr_rl_step", "ndr_rl_kl", "ndr_rl_final"]
 COMBOS = [("variance", "acc_labeled")]
 RL_SETTING = ["policy", "algorithm", "kl_coef", "rl_seed"]
+POLICY_PREFIX = "policy_"  # score_eval's scores of another policy's samples
+
+
+def policy_metrics(columns) -> list[str]:
+    """The per-other-policy metric columns of an rm_eval frame (``variance_policy_<p>``,
+    ``acc_policy_<p>``)."""
+    return [c for c in columns if c.startswith(("variance_" + POLICY_PREFIX, "acc_" + POLICY_PREFIX))]
 
 
 def rm_metrics(proxy: np.ndarray, gold: np.ndarray, extra: dict, gold_extra: dict, k: int, budget: int,
                test_sizes: list[int], seed: int) -> dict:
     """Every metric of one RM from its pool scores [prompts, N], the gold RM's, and both
-    ``score_eval`` bundles (``ood`` [prompts, k'], ``swapped`` [P, 2, 1 + M])."""
+    ``score_eval`` bundles (``ood`` [prompts, k'], ``policy_<name>`` [prompts, k],
+    ``swapped`` [P, 2, 1 + M]). Under each other policy: ``variance_policy_<name>`` (Razin: the
+    same RM can teach two students differently) and ``acc_policy_<name>`` (pairs from another
+    distribution than the pool's: Wen's off-policy accuracy)."""
     p, g = proxy[:, :k], gold[:, :k]
     out = {f"acc_{m}": rm_eval.rank_pair_accuracy(p, g, m) for m in ("best_worst", "adjacent")}
     rank = rm_eval.ranking_metrics(p, g)
@@ -41,6 +55,9 @@ def rm_metrics(proxy: np.ndarray, gold: np.ndarray, extra: dict, gold_extra: dic
     b = rm_eval.budget_accuracy(p, g, budget, k, seed)
     out.update(acc_budget_all_pairs=b["all_pairs"], acc_budget_distinct=b["distinct"])
     out["acc_ood"] = rm_eval.rank_pair_accuracy(extra["ood"], gold_extra["ood"], "all")
+    for key in sorted(k for k in extra if k.startswith(POLICY_PREFIX)):
+        out[f"variance_{key}"] = rm_eval.reward_variance(extra[key])
+        out[f"acc_{key}"] = rm_eval.rank_pair_accuracy(extra[key], gold_extra[key], "all")
     i, j = np.triu_indices(k, 1)
     sizes = rm_eval.accuracy_vs_size((p[:, i] - p[:, j]).ravel(), (g[:, i] - g[:, j]).ravel(), test_sizes, seed=seed)
     for n, s in sizes.groupby("size")["accuracy"]:
@@ -108,12 +125,19 @@ def rm_eval_table(meta: pd.DataFrame, pool: dict, extra: dict, curves: pd.DataFr
         scale = np.where(flat_half(prompts), flat_factor, 1.0)[:, None]
         pool = {**pool, "gold_flat": pool["gold"] * scale}
         metrics["gold_flat"] = {**metrics["gold"], "variance": rm_eval.reward_variance(pool["gold_flat"][:, :hp["k"]])}
+        for key in (k for k in extra["gold"] if k.startswith(POLICY_PREFIX)):
+            metrics["gold_flat"][f"variance_{key}"] = rm_eval.reward_variance(extra["gold"][key] * scale)
     m = pd.DataFrame([{"rm": rm, **v} for rm, v in metrics.items()])
     ident = meta[["rm", "rm_size", "params", "data_size", "objective", "seed", "gold_accuracy"]]
     m = m.merge(ident.rename(columns={"gold_accuracy": "acc_labeled"}), on="rm", how="left")
     m["rm_size"] = m["rm_size"].fillna(m["rm"])
     out = m.merge(bon_outcomes({k: v for k, v in pool.items() if k != "gold_flat"}, hp["bon_n"]), on="rm", how="left")
-    return out.merge(rl_outcomes(curves, hp["rl_step"], hp["kl_budget"]), on="rm", how="left")
+    rl = rl_outcomes(curves, hp["rl_step"], hp["kl_budget"])
+    # an RM without RL runs (rl.objectives) joins every pi_init setting with empty RL outcomes,
+    # so BoN and metric columns still enter each setting's correlations
+    settings = rl.loc[rl["policy"] == hp["setting"]["policy"], RL_SETTING].drop_duplicates()
+    no_rl = out[~out["rm"].isin(rl["rm"])].merge(settings, how="cross")
+    return pd.concat([out.merge(rl, on="rm", how="inner"), no_rl], ignore_index=True)
 
 
 def correlation_table(rm_eval_frame: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
@@ -122,8 +146,57 @@ def correlation_table(rm_eval_frame: pd.DataFrame, n_boot: int, level: float, se
     proxies = rm_eval_frame[~rm_eval_frame["rm"].isin(REFERENCES)]
     proxies = proxies[proxies.groupby(RL_SETTING, dropna=False)["rm"].transform("nunique") >= 3]
     proxies = rm_eval.add_combos(proxies, COMBOS, by=RL_SETTING)
-    metrics = [*METRICS, *(rm_eval.combo_name(c) for c in COMBOS)]
+    metrics = [*METRICS, *policy_metrics(proxies.columns), *(rm_eval.combo_name(c) for c in COMBOS)]
     return rm_eval.correlations(proxies, metrics, OUTCOMES, by=RL_SETTING, n_boot=n_boot, level=level, seed=seed)
+
+
+HEADLINES = [  # (headline, metric, outcome): Spearman across the proxies of one seed
+    ("accuracy vs NDR, BoN", "acc_labeled", "ndr_bon"),
+    ("accuracy vs NDR, RL at end", "acc_labeled", "ndr_rl_final"),
+    ("variance vs RL gold gain at step", "variance", "rl_gold_gain_step"),
+]
+HEADLINE_COLS = [*RL_SETTING, "proxy_seed", "headline", "stat", "value", "ci_low", "ci_high", "n"]
+
+
+def _pfr_vs_bt(proxies: pd.DataFrame, level: float) -> list[dict]:
+    """``pfr`` minus ``bt`` out-of-distribution accuracy over the cells (size x data) trained
+    both ways: the mean difference with a paired-t CI, and the share of cells ``pfr`` wins."""
+    cell = ["rm_size", "data_size"]
+    both = proxies.pivot_table(index=cell, columns="objective", values="acc_ood", aggfunc="first")
+    if not {"bt", "pfr"} <= set(both.columns):
+        return []
+    diff = (both["pfr"] - both["bt"]).dropna().to_numpy(np.float64)
+    if diff.size < 2:
+        return []
+    ci = stats.ttest_1samp(diff, 0.0).confidence_interval(level)
+    return [{"headline": "pfr minus bt, OOD accuracy", "stat": "mean_difference", "value": float(diff.mean()),
+             "ci_low": float(ci.low), "ci_high": float(ci.high), "n": diff.size},
+            {"headline": "pfr minus bt, OOD accuracy", "stat": "share_pfr_better", "value": float((diff > 0).mean()),
+             "ci_low": np.nan, "ci_high": np.nan, "n": diff.size}]
+
+
+def headlines(rm_eval_frame: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
+    """One row per headline x proxy seed x RL setting (columns ``HEADLINE_COLS``): the Spearman
+    of ``HEADLINES`` with bootstrap CIs, the flat teacher's gold gain at the fixed step minus
+    the gold RM's (``stat`` gain_difference: < 0 means slower), and :func:`_pfr_vs_bt`."""
+    proxies = rm_eval_frame[~rm_eval_frame["rm"].isin(REFERENCES)]
+    refs = rm_eval_frame[rm_eval_frame["rm"].isin(REFERENCES)].set_index(["rm", *RL_SETTING])["rl_gold_gain_step"]
+    rows = []
+    for key, group in proxies.groupby([*RL_SETTING, "seed"], dropna=False, sort=True):
+        if group["rm"].nunique() < 3:
+            continue
+        ident = {**dict(zip(RL_SETTING, key[:-1])), "proxy_seed": key[-1]}
+        for headline, metric, outcome in HEADLINES:
+            c = rm_eval.correlations(group, [metric], [outcome], n_boot=n_boot, level=level, seed=seed,
+                                     stat_names=["spearman"]).iloc[0]
+            rows.append({**ident, "headline": headline, "stat": "spearman",
+                         **{k: c[k] for k in ("value", "ci_low", "ci_high", "n")}})
+        flat, gold = (refs.get((rm, *key[:-1]), np.nan) for rm in ("gold_flat", "gold"))
+        if np.isfinite(flat) and np.isfinite(gold):
+            rows.append({**ident, "headline": "flat teacher minus gold RM, RL gold gain at step",
+                         "stat": "gain_difference", "value": flat - gold, "ci_low": np.nan, "ci_high": np.nan, "n": 1})
+        rows += [{**ident, **r} for r in _pfr_vs_bt(group, level)]
+    return pd.DataFrame(rows, columns=HEADLINE_COLS)
 
 
 def report_card(rm_eval_frame: pd.DataFrame, fits: pd.DataFrame, setting: dict, n_boot: int, level: float,

@@ -20,7 +20,7 @@ def test_default_config_validates_and_fills_defaults(base):
     C.validate(cfg)
     assert cfg["fit"] == {"level": 0.95, "min_n": 2, "extrapolate_from": 3}
     assert cfg["proxy"]["train"]["lr_scheduler_type"] == "cosine"
-    assert len(C.proxies(cfg)) == 4 * 3
+    assert len(C.proxies(cfg)) == 4 * 3 + 4  # bt at every data size, pfr at 2000
     assert C.proxy(cfg, "xs-d2000-bt-s0")["data_size"] == 2000
 
 
@@ -41,10 +41,10 @@ BAD = [
     (lambda c: c["proxy"]["sizes"][0].pop("arch"), "proxy.sizes[0]", "required"),
     (lambda c: c["policy"].update(name_or_path="./no/such/model"), "policy.name_or_path", "does not exist"),
     (lambda c: c["gold"].update(name_or_path="/no/such/gold"), "gold.name_or_path", "does not exist"),
-    (lambda c: c["proxy"].update(data_sizes=[100000]), "world.prompts.rm_train", "needs"),
+    (lambda c: c["proxy"].update(data_sizes=[2000, 100000]), "world.prompts.rm_train", "needs"),
     (lambda c: c["proxy"]["sizes"][0]["arch"].update(n_head=3), "proxy.sizes[0].arch", "divisible"),
     (lambda c: c["rl"].update(algorithms=["reinforce"]), "rl.algorithms[0]", "is not one of"),
-    (lambda c: c["policy"].update(more_sizes_targets=["huge-d1-bt-s0"]), "policy.more_sizes_targets", "not a target"),
+    (lambda c: c["policy"].update(more_sizes_targets=["huge-d1-bt-s0"]), "policy.more_sizes_targets", "not an RL target"),
     (lambda c: c["policy"]["more_sizes"].append({"name": "small", "arch": {"n_embd": 8, "n_layer": 1, "n_head": 2}}),
      "policy.more_sizes", "unique"),
     (lambda c: c["daa"].update(proxy="xl-d2000-bt-s0"), "daa.proxy", "not a proxy id"),
@@ -86,3 +86,20 @@ def test_snakemake_stops_before_any_job_and_keeps_results(tmp_path, root, snakem
     assert f"config key '{key}'" in out.stdout + out.stderr
     assert done.read_text() == "method,rm\nbon,x\n" and done.stat().st_mtime_ns == before
     assert sorted(p.name for p in (tmp_path / "results").rglob("*") if p.is_file()) == ["curves.csv"]
+
+
+def test_pfr_data_sizes_and_rl_objectives_restrict_the_grid(base):
+    cfg = copy.deepcopy(base)
+    cfg["proxy"].update(objectives=["bt", "pfr"], pfr={"data_sizes": [2000]})
+    cfg["rl"]["objectives"] = ["bt"]
+    C.validate(cfg)
+    ids = [p["id"] for p in C.proxies(cfg)]
+    assert len(ids) == 4 * 3 + 4 and {i for i in ids if "-pfr-" in i} == {f"{s}-d2000-pfr-s0" for s in
+                                                                        ("xs", "s", "m", "l")}
+    assert C.rl_targets(cfg) == ["gold", *(i for i in ids if "-bt-" in i)]
+    cfg["policy"]["more_sizes_targets"] = ["xs-d2000-pfr-s0"]  # a proxy RL does not run against
+    with pytest.raises(C.ConfigError, match="policy.more_sizes_targets"):
+        C.check(cfg)
+    cfg["proxy"]["pfr"]["data_sizes"] = [500]
+    with pytest.raises(C.ConfigError, match=r"proxy.pfr.data_sizes.*\[500\]"):
+        C.check(cfg)

@@ -76,12 +76,21 @@ def test_new_policy_size_plans_its_policy_and_rl_runs(snakemake_bin, tiny_repo, 
     sizes = [{"name": "large", "arch": {"n_embd": 48, "n_layer": 1, "n_head": 2}},
              {"name": "huge", "arch": {"n_embd": 64, "n_layer": 1, "n_head": 2}}]
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"policy": {"more_sizes": sizes}})
-    assert plan == Counter({"train_policy": 1, "train_rl": 2, **RL_ONLY})
+    # its runs, and its sample pool scored by every RM for the RM evaluation (variance under it)
+    assert plan == Counter({"train_policy": 1, "train_rl": 2, "sample_policy_pool": 1, "score_eval": 9, **RL_ONLY})
 
 
 def test_pfr_setting_plans_only_pfr_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"pfr": {"tau": 0.3}}})
     assert plan == Counter({"train_rm": 4, "score_pool": 4, "score_eval": 4, "train_rl": 2 * 4, **AGGREGATES})
+
+
+@pytest.mark.parametrize("overlay,expected", [
+    ({"rl": {"objectives": ["bt"]}}, RL_ONLY),  # RL drops the pfr proxies: only the readers rerun
+    ({"proxy": {"pfr": {"data_sizes": [200]}}}, AGGREGATES),  # two pfr proxies fewer: nothing retrains
+], ids=["rl-objectives", "pfr-data-sizes"])
+def test_narrowing_the_grid_retrains_nothing(snakemake_bin, tiny_repo, tiny_run, tmp_path, overlay, expected):
+    assert planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, overlay) == Counter(expected)
 
 
 def test_rm_eval_option_plans_only_the_rm_evaluation(snakemake_bin, tiny_repo, tiny_run, tmp_path):

@@ -310,3 +310,32 @@ def test_best_predictor_ranks_combo_first(proxies):
     per_method = E.best_predictor(proxies, ["accuracy", "variance"], "ndr", by="method", n_boot=100)
     assert per_method.groupby("method")["rank"].apply(list).tolist() == [[1, 2], [1, 2]]
     assert (per_method.groupby("method")["metric"].first() == "accuracy").all()
+
+
+def test_headlines_per_seed_against_known_answers():
+    """Two proxy seeds: accuracy orders NDR exactly (Spearman 1) in seed 0 and reversed in seed 1;
+    pfr beats bt by 0.02 OOD in 3 of 4 cells; the flat teacher gains 0.3 less than the gold RM."""
+    from overopt import rm_tables
+
+    setting = {"policy": "small", "algorithm": "rloo", "kl_coef": 0.0, "rl_seed": 0}
+    rows = []
+    for seed, sign in ((0, 1), (1, -1)):
+        for i, (size, data) in enumerate([(s, d) for s in ("xs", "s") for d in (200, 600)]):
+            for obj, shift in (("bt", 0.0), ("pfr", 0.02 if i < 3 else -0.02)):
+                acc = 0.6 + 0.05 * i + (0.01 if obj == "pfr" else 0)
+                rows.append({"rm": f"{size}-d{data}-{obj}-s{seed}", "rm_size": size, "data_size": data,
+                             "objective": obj, "seed": seed, "acc_labeled": acc, "ndr_bon": sign * acc,
+                             "ndr_rl_final": sign * acc, "variance": acc, "rl_gold_gain_step": acc,
+                             "acc_ood": 0.7 + 0.01 * i + shift, **setting})
+    rows += [{"rm": "gold", "rl_gold_gain_step": 0.9, **setting}, {"rm": "gold_flat", "rl_gold_gain_step": 0.6,
+                                                                    **setting}]
+    h = rm_tables.headlines(pd.DataFrame(rows), n_boot=200, level=0.95, seed=0)
+    assert list(h.columns) == rm_tables.HEADLINE_COLS
+    assert set(h["proxy_seed"]) == {0, 1} and len(h) == 2 * (3 + 1 + 2)
+    rho = h[h["stat"] == "spearman"].set_index(["proxy_seed", "headline"])["value"]
+    assert rho[(0, "accuracy vs NDR, BoN")] == pytest.approx(1) and rho[(1, "accuracy vs NDR, RL at end")] == -1
+    pfr = h[h["stat"] == "mean_difference"].iloc[0]
+    assert pfr["value"] == pytest.approx(0.01) and pfr["n"] == 4  # (3 x 0.02 - 0.02) / 4
+    assert pfr["ci_low"] < pfr["value"] < pfr["ci_high"]
+    assert h.loc[h["stat"] == "share_pfr_better", "value"].tolist() == [0.75, 0.75]
+    assert h.loc[h["stat"] == "gain_difference", "value"].tolist() == pytest.approx([-0.3, -0.3])

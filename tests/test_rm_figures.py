@@ -9,20 +9,23 @@ from overopt.tables import REFERENCES
 
 SETTING = {"policy": "small", "algorithm": "rloo", "kl_coef": 0.1, "rl_seed": 0}
 OTHER = {**SETTING, "kl_coef": 0.05}
-STEMS = ["acc_vs_ndr", "variance_vs_gain", "flat_teacher", "prompt_free", "bt_vs_pfr", "report_card"]
+STEMS = ["acc_vs_ndr", "acc_vs_test_size", "variance_vs_gain", "flat_teacher", "prompt_free", "bt_vs_pfr", "report_card"]
 PF = ["pf_accuracy_true_prompt", "pf_accuracy_prompt_free", "pf_mean_abs_gap", "pf_mean_abs_swapped_gap",
       "pf_mean_abs_prompt_free"]
 
 
 def _rm_eval(objectives, nan_outcomes: bool) -> pd.DataFrame:
-    """rm_eval.csv's shape: proxies x objectives plus the two references, in two RL settings."""
+    """rm_eval.csv's shape: proxies x objectives plus the two references, in two RL settings;
+    with both objectives also the accuracy-vs-size and second-policy columns (else absent)."""
     rng = np.random.default_rng(0)
     ident = [{"rm": f"{size}-d{data}-{obj}-s0", "rm_size": size, "params": params, "data_size": data,
               "objective": obj, "seed": 0}
              for size, params in (("xs", 1608), ("s", 4752), ("m", 20000)) for data in (200, 600)
              for obj in objectives] + [{"rm": rm, "rm_size": rm} for rm in REFERENCES]
     frame = pd.DataFrame(ident)
-    for col in [*rm_tables.METRICS, *PF]:
+    extra = ["acc_n50_mean", "acc_n50_sd", "acc_n200_mean", "acc_n200_sd", "variance_policy_large",
+             "acc_policy_large"] if len(objectives) > 1 else []
+    for col in [*rm_tables.METRICS, *PF, *extra]:
         frame[col] = rng.uniform(0.5, 1.0, len(frame))
     frame.loc[frame["rm"].isin(REFERENCES), [c for c in frame if c.startswith("acc_")]] = 1.0
     frame.loc[0, "acc_adjacent"] = np.inf

@@ -114,6 +114,12 @@ def test_rm_evaluation_covers_every_proxy(tiny_run, tiny_config):
     ref = ev.drop_duplicates("rm").set_index("rm")
     assert ref.loc["gold", "acc_pool"] == 1 and ref.loc["gold_flat", "acc_pool"] == 1  # rankings are gold's
     assert ref.loc["gold_flat", "variance"] < ref.loc["gold", "variance"]  # flat on half the prompts
+    others = [s["name"] for s in tiny_config["policy"]["more_sizes"]]
+    assert others
+    for other in others:  # a second student's samples: off-policy accuracy, variance under it
+        assert proxies[f"acc_policy_{other}"].between(0, 1).all() and proxies[f"variance_policy_{other}"].gt(0).all()
+        assert ref.loc["gold", f"acc_policy_{other}"] == 1
+        assert ref.loc["gold_flat", f"variance_policy_{other}"] < ref.loc["gold", f"variance_policy_{other}"]
     card = pd.read_csv(t / "report_card.csv")
     assert set(card["rm"]) >= ids and card["rm"].is_unique
     corr = pd.read_csv(t / "correlations.csv")

@@ -6,7 +6,7 @@ PROXIES = study_config.proxies(config)
 PROXY_IDS = [p["id"] for p in PROXIES]
 TARGETS = ["gold", *PROXY_IDS]  # every RM a policy is optimized against
 FLAT, FLAT_FACTOR = "gold_flat", config["rm_eval"]["flat_factor"]  # Razin's accurate-but-flat teacher (RL only)
-RL_TARGETS = TARGETS + ([FLAT] if FLAT_FACTOR else [])
+RL_TARGETS = study_config.rl_targets(config) + ([FLAT] if FLAT_FACTOR else [])
 # the RL setting the report card and the RM-evaluation figures show: pi_init, the first
 # algorithm, the smallest KL coefficient and seed
 RM_SETTING = {
@@ -23,7 +23,8 @@ ENV_TORCH = "../../envs/torch.yaml"
 ENV_LIGHT = "../../envs/light.yaml"
 
 TABLES = expand(f"{R}/tables/{{t}}.csv",
-                t=["rm_metrics", "curves", "fits", "scaling", "rm_eval", "correlations", "report_card", "predictors"])
+                t=["rm_metrics", "curves", "fits", "scaling", "rm_eval", "correlations", "report_card", "predictors",
+                    "headlines"])
 GAO = "Gao et al. 2022: scaling laws"  # report categories, one per paper
 RAFAILOV = "Rafailov et al. 2024: DAA over-optimization"
 FIGURE_PAPERS = {
@@ -40,6 +41,7 @@ FIGURE_PAPERS = {
 FIGURE_NAMES = list(FIGURE_PAPERS)
 RM_FIGURE_PAPERS = {
     "acc_vs_ndr": "Wen et al. 2024: accuracy vs downstream",
+    "acc_vs_test_size": "Wen et al. 2024: accuracy vs downstream",
     "variance_vs_gain": "Razin et al. 2025: reward variance",
     "flat_teacher": "Razin et al. 2025: reward variance",
     "prompt_free": "Mao et al. 2025: prompt-free reward",
@@ -90,6 +92,7 @@ def local_input(ref):
 POLICY_REFS = {p["name"]: p.get("name_or_path") or f"{R}/world/policies/{p['name']}" for p in study_config.policies(config)}
 POLICY_SIZES = {p["name"]: p for p in study_config.policies(config)}
 POLICY = POLICY_REFS[config["policy"]["name"]]  # pi_init
+OTHER_POLICIES = [p["name"] for p in config["policy"]["more_sizes"]]  # the policy-size axis
 GOLD = built(config["gold"]["name_or_path"], f"{R}/rms/gold/model")
 
 

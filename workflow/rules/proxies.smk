@@ -15,7 +15,8 @@ rule train_rm:
         hp=lambda wc: {
             **study_config.proxy(config, wc.rm),
             "train": config["proxy"]["train"],
-            **({"pfr": config["proxy"]["pfr"]} if study_config.proxy(config, wc.rm)["objective"] == "pfr" else {}),
+            **({"pfr": {k: config["proxy"]["pfr"][k] for k in ("prompts", "tau")}}
+               if study_config.proxy(config, wc.rm)["objective"] == "pfr" else {}),  # not which cells get one
             "tokenizer": POLICY,
             "n_positions": study_config.n_positions(config),
             "labels": config["labels"],

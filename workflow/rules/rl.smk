@@ -16,7 +16,8 @@ rule train_rl:
         code=deps.files("rl", "tables"),
     params:
         hp=lambda wc: {
-            **{k: v for k, v in config["rl"].items() if k not in ("algorithms", "kl_coefs", "seeds", "train")},
+            **{k: v for k, v in config["rl"].items()
+               if k not in ("algorithms", "kl_coefs", "seeds", "objectives", "train")},  # the grid is in the path
             **config["rl"]["train"],
             "algorithm": wc.algo,
             "kl_coef": float(wc.kl),

@@ -1,6 +1,7 @@
 # Reward-model evaluation beyond accuracy (Wen, Razin, Mao): the extra scores it needs (pi_init
-# on OOD prompts; pool pairs under swapped prompts), then metrics, downstream outcomes, their
-# correlations and the RM report card, from scores and curves already computed.
+# on OOD prompts; the other policy sizes on eval prompts; pool pairs under swapped prompts), then
+# metrics, downstream outcomes, their correlations and the RM report card, from scores and
+# curves already computed.
 
 
 rule sample_ood:
@@ -33,6 +34,38 @@ rule sample_ood:
         "../scripts/sample_pool.py"
 
 
+rule sample_policy_pool:
+    """k samples per eval prompt from another policy size: reward variance under a second
+    student (Razin) and accuracy on pairs from another distribution (Wen's off-policy)."""
+    output:
+        f"{R}/rm_eval/policy_pools/{{policy}}.csv",
+    input:
+        policy=lambda wc: local_input(POLICY_REFS[wc.policy]),
+        prompts=rules.prompts.output[0],
+        code=deps.files("pool"),
+    params:
+        hp=lambda wc: {
+            "policy": POLICY_REFS[wc.policy],
+            "N": config["rm_eval"]["k"],
+            "response_len": config["response_len"],
+            "sample_batch_size": config["sample_batch_size"],
+            "trust_remote_code": config["trust_remote_code"],
+            "seed": config["seed"] + 11,
+            "split": "eval",
+        },
+    log:
+        log("sample_policy_pool", "{policy}"),
+    benchmark:
+        bench("sample_policy_pool", "{policy}")
+    conda:
+        ENV_TORCH
+    threads: 1
+    resources:
+        gpu=1,
+    script:
+        "../scripts/sample_pool.py"
+
+
 rule score_eval:
     output:
         f"{R}/rm_eval/scores/{{rm}}.npz",
@@ -41,11 +74,13 @@ rule score_eval:
         norm=f"{R}/rms/{{rm}}/normalization.json",
         pool=rules.sample_pool.output[0],
         ood=rules.sample_ood.output[0],
+        policy_pools=expand(f"{R}/rm_eval/policy_pools/{{policy}}.csv", policy=OTHER_POLICIES),
         prompts=rules.prompts.output[0],
         code=deps.files("pool"),
     params:
         hp=lambda wc: {
             "rm": rm_path(wc.rm),
+            "policies": OTHER_POLICIES,
             "swap_prompts": config["rm_eval"]["swap_prompts"],
             "swaps": config["rm_eval"]["swaps"],
             "score_batch_size": config["score_batch_size"],
@@ -70,6 +105,7 @@ rule rm_eval:
         correlations=table("correlations"),
         report_card=table("report_card"),
         predictors=table("predictors"),
+        headlines=table("headlines"),
     input:
         pool=expand(f"{R}/bon/scores/{{rm}}.npy", rm=TARGETS),
         extra=expand(f"{R}/rm_eval/scores/{{rm}}.npz", rm=TARGETS),

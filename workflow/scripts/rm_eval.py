@@ -1,4 +1,5 @@
-"""Thin adapter: RM metrics beside downstream outcomes, their correlations and the report card."""
+"""Thin adapter: RM metrics beside downstream outcomes, their correlations, the headlines and the
+report card."""
 import _package  # noqa: F401  (puts overopt on sys.path)
 from pathlib import Path
 
@@ -18,6 +19,7 @@ frame = rm_tables.rm_eval_table(pd.read_csv(snakemake.input.meta), scores, extra
 frame.to_csv(snakemake.output.rm_eval, index=False)
 rm_tables.correlation_table(frame, hp["n_boot"], hp["level"], hp["seed"]).to_csv(snakemake.output.correlations,
                                                                                    index=False)
+rm_tables.headlines(frame, hp["n_boot"], hp["level"], hp["seed"]).to_csv(snakemake.output.headlines, index=False)
 card, predictors = rm_tables.report_card(frame, pd.read_csv(snakemake.input.fits), hp["setting"], hp["n_boot"],
                                          hp["level"], hp["seed"])
 card.to_csv(snakemake.output.report_card, index=False)
