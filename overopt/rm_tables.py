@@ -185,7 +185,7 @@ def headlines(rm_eval_frame: pd.DataFrame, n_boot: int, level: float, seed: int)
     for key, group in proxies.groupby([*RL_SETTING, "seed"], dropna=False, sort=True):
         if group["rm"].nunique() < 3:
             continue
-        ident = {**dict(zip(RL_SETTING, key[:-1])), "proxy_seed": key[-1]}
+        ident = {**dict(zip(RL_SETTING, key[:-1])), "proxy_seed": int(key[-1])}
         for headline, metric, outcome in HEADLINES:
             c = rm_eval.correlations(group, [metric], [outcome], n_boot=n_boot, level=level, seed=seed,
                                      stat_names=["spearman"]).iloc[0]

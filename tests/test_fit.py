@@ -69,7 +69,8 @@ def test_shared_alpha_joint_fit_recovers_gao_style_curves():
     rows = []
     for rm, b in betas.items():
         d = np.linspace(0.3, 6.0, 25)
-        rows += [{"rm": rm, "d": x, "r": y} for x, y in zip(d, predict(d, alpha, b, "rl") + rng.normal(0, 0.01, d.size))]
+        r = predict(d, alpha, b, "rl") + rng.normal(0, 0.01, d.size)
+        rows += [{"rm": rm, "d": x, "r": y} for x, y in zip(d, r)]
     rows.append({"rm": "3M", "d": 0.0, "r": 0.0})  # d = 0 is dropped
     f = fit_rl_shared_alpha(pd.DataFrame(rows), level=0.999)
     assert f.alpha == pytest.approx(alpha, abs=0.01) and f.alpha_ci[0] < alpha < f.alpha_ci[1]

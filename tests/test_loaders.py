@@ -2,6 +2,7 @@
 and adds BOS, a BERT-style reward model with its own WordPiece tokenizer (no EOS, adds
 [CLS]/[SEP]), prompts from a saved dataset; and the real-model preset plans without a
 download."""
+import re
 import subprocess
 
 import numpy as np
@@ -101,5 +102,6 @@ def test_real_model_preset_plans_offline(root, snakemake_bin, tmp_path):
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
     stats = text.split("Job stats:")[1]
-    assert "train_rm          15" in stats and "train_policy" not in stats and "gold_rm" not in stats
+    # 5 sizes x 3 data sizes (bt) + a pfr twin of each 2k-pair proxy (the default's proxy.pfr)
+    assert re.search(r"^train_rm\s+20$", stats, re.M) and "train_policy" not in stats and "gold_rm" not in stats
     assert "EleutherAI/pythia-14m" in text or "p14m-d2000-bt-s0" in text

@@ -9,7 +9,8 @@ from overopt.tables import REFERENCES
 
 SETTING = {"policy": "small", "algorithm": "rloo", "kl_coef": 0.1, "rl_seed": 0}
 OTHER = {**SETTING, "kl_coef": 0.05}
-STEMS = ["acc_vs_ndr", "acc_vs_test_size", "variance_vs_gain", "flat_teacher", "prompt_free", "bt_vs_pfr", "report_card"]
+STEMS = ["acc_vs_ndr", "acc_vs_test_size", "variance_vs_gain", "flat_teacher", "prompt_free", "bt_vs_pfr",
+         "report_card"]
 PF = ["pf_accuracy_true_prompt", "pf_accuracy_prompt_free", "pf_mean_abs_gap", "pf_mean_abs_swapped_gap",
       "pf_mean_abs_prompt_free"]
 

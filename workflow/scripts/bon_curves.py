@@ -8,7 +8,8 @@ from overopt import runtime, tables
 
 hp = snakemake.params.hp
 runtime.job(snakemake, hp["seed"])
-metas = [tables.gold_meta(snakemake.input.gold_meta, hp["seed"])] + [tables.proxy_meta(m) for m in snakemake.input.metas]
+metas = [tables.gold_meta(snakemake.input.gold_meta, hp["seed"]),
+         *(tables.proxy_meta(m) for m in snakemake.input.metas)]
 by_rm = {Path(s).stem: s for s in snakemake.input.scores}
 curves = [tables.bon_curve(m, by_rm["gold"], by_rm[m["rm"]], hp["bon"]["N"], hp["bon"]["per_octave"],
                            hp["policy"]) for m in metas]
