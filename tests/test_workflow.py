@@ -28,6 +28,8 @@ TABLE_COLUMNS = {
     "report_card": ["rm", "params", "data_size", "acc_labeled", "variance", "pf_share", "bon_d_star", "rl_r_star",
                     "ndr_bon", "ndr_rl_final"],
     "predictors": ["metric", "outcome", "stat", "value", "ci_low", "ci_high", "rank"],
+    "headlines": ["policy", "algorithm", "kl_coef", "rl_seed", "proxy_seed", "headline", "stat", "value", "ci_low",
+                  "ci_high", "n"],
 }
 FIGURES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients", "rl_by_rm_size", "rl_by_kl", "rl_gap_by_kl",
            "rl_vs_bon", "rl_by_policy_size", "daa_by_loss"]
@@ -103,6 +105,7 @@ def test_every_method_writes_rows(tiny_run, tiny_config):
 
 def test_rm_evaluation_covers_every_proxy(tiny_run, tiny_config):
     from overopt import config as C
+    from overopt import rm_tables
 
     ids = {p["id"] for p in C.proxies(tiny_config)}
     t = tiny_run / "results" / "tables"
@@ -125,6 +128,12 @@ def test_rm_evaluation_covers_every_proxy(tiny_run, tiny_config):
     corr = pd.read_csv(t / "correlations.csv")
     assert {"acc_labeled", "variance", "combo:variance+acc_labeled"} <= set(corr["metric"])
     assert set(pd.read_csv(t / "predictors.csv")["outcome"]) == {"ndr_bon", "rl_gold_gain_step", "ndr_rl_final"}
+    heads = pd.read_csv(t / "headlines.csv")  # every question answered for the report setting
+    first = heads[(heads.algorithm == "rloo") & (heads.policy == "small")]
+    assert set(first["headline"]) == {h[0] for h in rm_tables.HEADLINES} | {
+        "flat teacher minus gold RM, RL gold gain at step", "pfr minus bt, OOD accuracy"}
+    rho = first.loc[first.stat == "spearman", "value"]
+    assert rho.notna().any() and rho.dropna().between(-1, 1).all()
 
 
 def test_normalization_is_stored_with_each_rm(tiny_run, tiny_config):
