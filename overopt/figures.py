@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from overopt.fit import predict  # noqa: E402
+from overopt.tables import REFERENCES  # noqa: E402
 
 D_LABEL = r"$d=\sqrt{\mathrm{KL}(\pi\,\|\,\pi_{\mathrm{init}})}$  [$\sqrt{\mathrm{nats}}$]"
 Y_LABEL = "score vs $\\pi_{init}$  [gold-RM std units]"
@@ -205,10 +206,18 @@ def by_policy(rl: pd.DataFrame, stem: str | Path, title: str) -> None:
     _finish(fig, axes, Y_LABEL, "solid: gold, dashed: proxy", title, stem)
 
 
-def make_all(curves_csv: str, fits_csv: str, scaling_csv: str, out_dir: str, rl_algorithm: str) -> None:
+def _one_objective(frame: pd.DataFrame, objective: str) -> pd.DataFrame:
+    """Rows of proxies trained with ``objective``, and the references' (gold, flat teacher)."""
+    return frame[frame["objective"].isin([objective, *REFERENCES])] if "objective" in frame else frame
+
+
+def make_all(curves_csv: str, fits_csv: str, scaling_csv: str, out_dir: str, rl_algorithm: str,
+             objective: str = "bt") -> None:
     """Every figure of the study into ``out_dir``. RL figures show ``rl_algorithm`` from
-    pi_init (the policy the BoN pool comes from), except the policy-size one."""
-    curves, fits, scaling = pd.read_csv(curves_csv), pd.read_csv(fits_csv), pd.read_csv(scaling_csv)
+    pi_init (the policy the BoN pool comes from), except the policy-size one. Proxies are
+    those trained with ``objective`` (the figures average over seeds only, so two objectives
+    must not share a line; rm_figures.bt_vs_pfr compares them)."""
+    curves, fits, scaling = (_one_objective(pd.read_csv(p), objective) for p in (curves_csv, fits_csv, scaling_csv))
     daa, all_fits = curves[curves["method"] == "daa"], fits
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -186,12 +186,13 @@ def loglinear(x, y, level: float = 0.95) -> dict:
 
 def scaling_table(fits: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """alpha and beta regressed on log10(params) within each data size (and over all), and on
-    log10(data size) within each RM size, per method, curve and run setting (policy; RL:
-    algorithm and KL coefficient; DAA: loss and beta). ``fits`` needs columns method, curve,
+    log10(data size) within each RM size, per method, curve, proxy objective (bt and pfr are
+    separate laws) and run setting (policy; RL: algorithm and KL coefficient; DAA: loss and
+    beta). ``fits`` needs columns method, curve,
     rm_size, params, data_size, alpha, beta. Groups with fewer than two usable points are left out."""
     rows = []
     axes = (("params", "data_size"), ("data_size", "rm_size"))
-    settings = [c for c in ("policy", "algorithm", "kl_coef", "loss", "daa_beta") if c in fits.columns]
+    settings = [c for c in ("objective", "policy", "algorithm", "kl_coef", "loss", "daa_beta") if c in fits.columns]
     for keys, f in fits.groupby(["method", "curve", *settings], dropna=False):
         ident = dict(zip(["method", "curve", *settings], keys))
         for predictor, within in axes:
@@ -261,11 +262,12 @@ def fits_table(curves: pd.DataFrame, level: float, min_n: int, extrapolate_from:
 
 
 def _joint_rows(rel: pd.DataFrame, level: float) -> list[dict]:
-    """Gao's joint RL fit per run setting and curve, over the proxies (the references left out)."""
+    """Gao's joint RL fit per run setting, curve and proxy objective, over the proxies (the
+    references left out): one alpha is shared by proxies trained the same way."""
     from overopt.tables import CURVE_KEYS, REFERENCES
 
     rows = []
-    setting = ["method", *CURVE_KEYS["rl"][0], "curve"]
+    setting = ["method", *CURVE_KEYS["rl"][0], "curve", "objective"]
     for vals, g in rel[~rel["rm"].isin(REFERENCES)].groupby(setting, dropna=False, sort=False):
         try:
             j = fit_rl_shared_alpha(g, level)

@@ -92,3 +92,14 @@ def test_rmse_alternatives_prefer_the_true_form_and_extrapolation():
     assert ext["rmse_out"] < 1e-6 and ext["n_in"] + ext["n_out"] == 40
     with pytest.raises(ValueError, match="beyond"):
         extrapolation(d, r, "rl", cutoff=10)
+
+
+def test_scaling_keeps_objectives_apart():
+    """bt and pfr proxies follow separate laws: alpha rising in bt, falling in pfr, each recovered exactly."""
+    rows = [{"method": "bon", "curve": "gold", "objective": obj, "rm_size": f"s{p}", "params": 10.0 ** p,
+             "data_size": 2000, "alpha": 0.5 + sign * 0.1 * p, "beta": 0.3}
+            for obj, sign in (("bt", 1), ("pfr", -1)) for p in (3, 4, 5)]
+    s = scaling_table(pd.DataFrame(rows))
+    alpha = s[(s.coefficient == "alpha") & (s.predictor == "log10_params") & (s.within == "all")].set_index("objective")
+    assert alpha.loc["bt", "slope"] == pytest.approx(0.1) and alpha.loc["pfr", "slope"] == pytest.approx(-0.1)
+    assert (alpha["n_points"] == 3).all()

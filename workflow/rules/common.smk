@@ -102,3 +102,10 @@ def rm_path(rm):
 
 def rm_norm(rm):
     return f"{R}/rms/{'gold' if rm == FLAT else rm}/normalization.json"
+
+
+def pool_hp(policy, N, seed, split):
+    """Hyper-parameters of an extra sample pool (sample_pool.py): N samples per prompt of split."""
+    return {"policy": policy, "N": N, "response_len": config["response_len"],
+            "sample_batch_size": config["sample_batch_size"], "trust_remote_code": config["trust_remote_code"],
+            "seed": seed, "split": split}

@@ -11,7 +11,7 @@ rule figures:
         scaling=rules.fits.output.scaling,
         code=deps.files("figures"),
     params:
-        hp={"rl_algorithm": config["rl"]["algorithms"][0]},
+        hp={"rl_algorithm": config["rl"]["algorithms"][0], "objective": config["proxy"]["objectives"][0]},
     log:
         log("figures"),
     benchmark:

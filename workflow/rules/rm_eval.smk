@@ -12,15 +12,7 @@ rule sample_ood:
         prompts=rules.prompts.output[0],
         code=deps.files("pool"),
     params:
-        hp={
-            "policy": POLICY,
-            "N": config["rm_eval"]["ood_samples"],
-            "response_len": config["response_len"],
-            "sample_batch_size": config["sample_batch_size"],
-            "trust_remote_code": config["trust_remote_code"],
-            "seed": config["seed"] + 7,
-            "split": "ood",
-        },
+        hp=pool_hp(POLICY, config["rm_eval"]["ood_samples"], config["seed"] + 7, "ood"),
     log:
         log("sample_ood"),
     benchmark:
@@ -44,15 +36,7 @@ rule sample_policy_pool:
         prompts=rules.prompts.output[0],
         code=deps.files("pool"),
     params:
-        hp=lambda wc: {
-            "policy": POLICY_REFS[wc.policy],
-            "N": config["rm_eval"]["k"],
-            "response_len": config["response_len"],
-            "sample_batch_size": config["sample_batch_size"],
-            "trust_remote_code": config["trust_remote_code"],
-            "seed": config["seed"] + 11,
-            "split": "eval",
-        },
+        hp=lambda wc: pool_hp(POLICY_REFS[wc.policy], config["rm_eval"]["k"], config["seed"] + 11, "eval"),
     log:
         log("sample_policy_pool", "{policy}"),
     benchmark:

@@ -6,4 +6,5 @@ from overopt import figures, runtime
 
 runtime.job(snakemake, 0)
 figures.make_all(snakemake.input.curves, snakemake.input.fits, snakemake.input.scaling,
-                 str(Path(snakemake.output[0]).parent), snakemake.params.hp["rl_algorithm"])
+                 str(Path(snakemake.output[0]).parent), snakemake.params.hp["rl_algorithm"],
+                 snakemake.params.hp["objective"])
