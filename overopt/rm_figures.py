@@ -375,7 +375,8 @@ def bt_vs_pfr(frame: pd.DataFrame, setting: dict, stem: str | Path) -> None:
     for ax, (col, (name, unit)) in zip(axes[0], panels.items()):
         pts = pairs.assign(x=_num(pairs, f"{col}_bt"), y=_num(pairs, f"{col}_pfr")).dropna(subset=["x", "y"])
         if pts.empty:
-            _note(ax, "no finite pairs")
+            _note(ax, "no pair with both values\n(RL: are the pfr proxies\nin rl.objectives?)"
+                  if col == "ndr_rl_final" else "no pair with both values")
             ax.set_title(name, fontsize=9.5)
             continue
         _scatter(ax, pts, "x", "y", style)
