@@ -76,7 +76,9 @@ def test_every_proxy_and_gold_has_rows(tiny_run, tiny_config):
         assert list(run["step"]) == list(range(0, steps + 1, tiny_config["rl"]["eval_every"]))
         assert run["kl"].iloc[0] == 0 and (run["kl_k3"] >= 0).all() and run["length"].notna().all()
     joint = fits[fits.form == "rl_joint"]
-    assert set(joint["rm"]) == ids and joint.groupby(["policy", "algorithm", "curve"])["alpha"].nunique().eq(1).all()
+    # one alpha shared by the proxies of one objective (bt and pfr are separate laws)
+    assert set(joint["rm"]) == ids
+    assert joint.groupby(["policy", "algorithm", "curve", "objective"])["alpha"].nunique().eq(1).all()
     N = tiny_config["bon"]["N"]
     for _, c in curves[curves.method == "bon"].groupby("rm"):
         assert c["n"].min() == 1 and c["n"].max() == N
