@@ -1,5 +1,6 @@
-# overopt: reward-model over-optimization, end to end (see README.md).
-#   gold labels -> proxy-RM grid -> best-of-n, RL, direct alignment -> fits -> tables and figures
+# overopt: reward-model over-optimization, end to end (see README.md and docs/).
+#   world -> reference pool -> gold labels -> proxy RMs -> best-of-n, RL, direct alignment
+#   -> tables and fits -> RM evaluation -> figures and report
 import sys
 
 from snakemake.utils import min_version
@@ -22,8 +23,9 @@ study_config.validate(config)  # schema + cross-key checks, before any job is pl
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/world.smk"
+include: "workflow/rules/reference.smk"
 include: "workflow/rules/labels.smk"
-include: "workflow/rules/proxies.smk"
+include: "workflow/rules/rms.smk"
 include: "workflow/rules/bon.smk"
 include: "workflow/rules/rl.smk"
 include: "workflow/rules/daa.smk"

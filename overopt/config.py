@@ -2,22 +2,28 @@
 express, and the grid of proxy reward models it implies.
 
 All of it runs when the Snakefile is parsed, so a bad config fails before any job starts and
-nothing under ``results/`` is touched.
+nothing under ``results/`` is touched: wrong types, NaN and inf, integer-valued floats, unknown
+keys, inconsistent keys, grid values that would share a run path, and jobs that would need more
+memory than the profile grants (:mod:`overopt.resources`), each named by its key.
 """
 from __future__ import annotations
 
+import copy
+import math
 import re
+from functools import lru_cache
 from pathlib import Path
 
 SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+PATH_NUMBER = re.compile(r"^[0-9.e-]+$")  # the Snakefile's wildcard for kl and beta
 
 
 class ConfigError(ValueError):
-    """A config value is wrong; the message starts with the key."""
+    """A config value is wrong; the message, one line, starts with the key."""
 
     def __init__(self, key: str, message: str):
-        super().__init__(f"config key '{key}': {message}")
+        super().__init__(f"config key '{key}': " + " ".join(str(message).split()))
         self.key = key
 
 
@@ -28,28 +34,79 @@ def _key(path) -> str:
     return out or "<top level>"
 
 
-def validate(config: dict, schema: str | Path = SCHEMA) -> dict:
-    """Validate against the JSON schema (Snakemake's validator, which fills defaults), then run
-    the cross-key checks. Raises :class:`ConfigError` naming the offending key."""
-    import jsonschema
-    from snakemake_interface_common.exceptions import WorkflowError
-    from snakemake.utils import validate as smk_validate
+def path_number(x: float) -> str:
+    """A grid number (KL coefficient, DAA beta) as written in run paths and ids."""
+    return f"{x:g}"
 
-    try:
-        smk_validate(config, str(schema), set_default=True)
-    except WorkflowError as exc:
-        err = exc.__context__  # Snakemake wraps the jsonschema error
-        if not isinstance(err, jsonschema.ValidationError):
-            raise
-        if err.validator == "oneOf" and err.context:  # say which branch failed, not just "oneOf"
-            err = jsonschema.exceptions.best_match(err.context)
-        path = list(err.absolute_path)
-        if err.validator == "additionalProperties":
-            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-            allowed = sorted(err.schema["properties"])
-            raise ConfigError(_key(path + extra[:1]), f"unknown key (allowed: {allowed})") from None
-        raise ConfigError(_key(path), err.message) from None
-    check(config)
+
+@lru_cache
+def _validator(schema: Path):
+    """Draft 2020-12 where ``integer`` takes ints only (JSON Schema's takes 6.0; the policy here is
+    to reject it) and ``properties`` fills defaults as ``snakemake.utils.validate`` does, but only
+    into mappings (Snakemake's crashes on ``policy: 5``) and as copies (the cached schema's
+    defaults must never be shared by configs)."""
+    import yaml
+    from jsonschema import Draft202012Validator, validators
+
+    validate_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if validator.is_type(instance, "object"):
+            for key, sub in props.items():
+                if "default" in sub:
+                    instance.setdefault(key, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, props, instance, schema)
+
+    strict = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, x: isinstance(x, int) and not isinstance(x, bool))
+    cls = validators.extend(Draft202012Validator, {"properties": properties}, type_checker=strict)
+    return cls(yaml.safe_load(Path(schema).read_text()))
+
+
+def _schema_error(err) -> ConfigError:
+    """The jsonschema error as a ConfigError naming the key, in words a researcher can act on."""
+    path, v = list(err.absolute_path), err.validator
+    if v == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return ConfigError(_key(path + extra[:1]), f"unknown key (allowed: {sorted(err.schema['properties'])})")
+    if v == "oneOf" and all(list(b) == ["required"] for b in err.validator_value):  # sized_model: arch | name_or_path
+        keys = [b["required"][0] for b in err.validator_value]
+        both = all(k in err.instance for k in keys)
+        return ConfigError(_key(path), f"give either {' or '.join(keys)}" + (", not both" if both else ""))
+    if v == "type" and isinstance(err.instance, float) and "integer" in err.validator_value:  # str or list
+        return ConfigError(_key(path), f"must be an integer, got {err.instance!r}")
+    return ConfigError(_key(path), err.message)
+
+
+def _leaves(value, path=()):
+    """(path, value) of every scalar of a config."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaves(v, (*path, i))
+    else:
+        yield path, value
+
+
+def validate(config: dict, schema: str | Path = SCHEMA) -> dict:
+    """Validate against the JSON schema (filling defaults), reject NaN and inf anywhere (schema
+    bounds let NaN through), then run the cross-key checks and the memory estimate. All of it
+    runs on a copy: a rejected config is left as given, an accepted one gets its defaults in
+    place (and is returned). Raises :class:`ConfigError` naming the offending key."""
+    from jsonschema.exceptions import best_match
+
+    work = copy.deepcopy(config)
+    err = best_match(_validator(Path(schema).resolve()).iter_errors(work))
+    if err is not None:
+        raise _schema_error(err)
+    for path, value in _leaves(work):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(_key(path), f"must be a finite number, got {value}")
+    check(work)
+    config.clear()
+    config.update(work)
     return config
 
 
@@ -81,61 +138,117 @@ def _check_sizes(key: str, sizes: list[dict], taken: tuple = ()) -> None:
 def _check_unique(section: str, values: dict, keys: tuple) -> None:
     for key in keys:
         if len(set(values[key])) != len(values[key]):
-            raise ConfigError(f"{section}.{key}", "values must be unique")
+            raise ConfigError(f"{section}.{key}", f"values must be unique, got {values[key]}")
+
+
+def _check_path_numbers(key: str, values: list[float]) -> None:
+    """Grid numbers name runs by :func:`path_number`: two values must not share a path, and a
+    run must get the value configured (it reads it back from the path)."""
+    seen = {}
+    for v in values:
+        s = path_number(v)
+        if s in seen:
+            raise ConfigError(key, f"{seen[s]} and {v} both map to the run id '{s}': they would be one run")
+        if float(s) != v or not PATH_NUMBER.match(s):
+            raise ConfigError(key, f"{v} is written '{s}' in run paths, which does not give {v} back "
+                                   "(use at most 6 significant digits, below 1e6)")
+        seen[s] = v
+
+
+def _eval_steps(data_size: int, batch: int, fractions: list[float]) -> list[int]:
+    """The first-epoch steps DAA evaluates at (as overopt's DAA trainer rounds them)."""
+    spe = max(1, math.ceil(data_size / batch))
+    return [max(1, math.floor(f * spe + 0.5)) for f in fractions]
 
 
 def check(config: dict) -> None:
-    w, proxy, labels = config["world"], config["proxy"], config["labels"]
+    """The checks a schema cannot express (run on a config the schema has filled)."""
+    from overopt.targets import daa_data_size, proxies, rl_targets  # the grid (no cycle at import)
+
+    w, proxy, labels, rl, pol = (config[k] for k in ("world", "proxy", "labels", "rl", "policy"))
     for part in ("policy", "gold"):
         _check_model_ref(f"{part}.name_or_path", config[part]["name_or_path"])
         arch = config[part]["arch"]
         if arch["n_embd"] % arch["n_head"]:
             raise ConfigError(f"{part}.arch", "n_embd must be divisible by n_head")
+    if w["branching"] > w["vocab_size"]:
+        raise ConfigError("world.branching", f"{w['branching']} successors per word, but world.vocab_size is "
+                                             f"{w['vocab_size']} (successors are distinct words)")
     ds = w["prompt_dataset"]
     for key in ("name_or_path", "ood_name_or_path"):
         ref = ds.get(key)
         if ref and ref.startswith(("/", ".", "~")) and not Path(ref).expanduser().is_dir():
             raise ConfigError(f"world.prompt_dataset.{key}", f"dataset folder {ref} does not exist")
+    if ds["ood_name_or_path"] and not ds["name_or_path"]:
+        raise ConfigError("world.prompt_dataset.ood_name_or_path", "needs world.prompt_dataset.name_or_path "
+                                                                   "(the embedded language makes its own OOD prompts)")
+    if ds["name_or_path"] and not pol["name_or_path"]:
+        raise ConfigError("world.prompt_dataset.name_or_path", "needs policy.name_or_path: a pi_init built here "
+                                                               "knows only the embedded language's words")
     _check_sizes("proxy.sizes", proxy["sizes"])
     _check_unique("proxy", proxy, ("data_sizes", "seeds", "objectives"))
     extra = set(proxy["pfr"].get("data_sizes") or ()) - set(proxy["data_sizes"])
     if extra:
         raise ConfigError("proxy.pfr.data_sizes", f"{sorted(extra)} not in proxy.data_sizes {proxy['data_sizes']}")
+    if "pfr" in proxy["objectives"] and proxy["pfr"]["prompts"] >= proxy["train"]["per_device_train_batch_size"]:
+        b = proxy["train"]["per_device_train_batch_size"]
+        raise ConfigError("proxy.pfr.prompts", f"{proxy['pfr']['prompts']} swapped prompts, but a batch of "
+                                               f"proxy.train.per_device_train_batch_size ({b}) pairs has only {b - 1} "
+                                               "other prompts to swap in: fewer would be used")
     need = max(proxy["data_sizes"]) + labels["heldout"]
     if need > w["prompts"]["rm_train"]:
         raise ConfigError("world.prompts.rm_train",
                           f"{w['prompts']['rm_train']} prompts give one pair each, but the largest "
                           f"proxy.data_sizes ({max(proxy['data_sizes'])}) plus labels.heldout "
                           f"({labels['heldout']}) needs {need}")
-    rl = config["rl"]
-    if rl["train"]["per_device_train_batch_size"] % rl["num_generations"]:
+    missing = [o for o in rl["objectives"] if o not in proxy["objectives"]]
+    if missing:
+        raise ConfigError("rl.objectives", f"{missing} not in proxy.objectives {proxy['objectives']}: no proxy to run "
+                                           "RL against")
+    batch = rl["train"]["per_device_train_batch_size"]
+    if batch % rl["num_generations"]:
         raise ConfigError("rl.train.per_device_train_batch_size",
                           f"must be divisible by rl.num_generations ({rl['num_generations']}): it counts completions")
-    if rl["eval_prompts"] > w["prompts"]["eval"]:
-        raise ConfigError("rl.eval_prompts", f"more than world.prompts.eval ({w['prompts']['eval']})")
+    if "ppo" in rl["algorithms"] and batch > w["prompts"]["policy_train"]:
+        raise ConfigError("rl.train.per_device_train_batch_size", f"PPO needs at least {batch} training prompts, "
+                                                                  f"world.prompts.policy_train is "
+                                                                  f"{w['prompts']['policy_train']}")
     _check_unique("rl", rl, ("algorithms", "kl_coefs", "seeds"))
-    pol = config["policy"]
+    _check_path_numbers("rl.kl_coefs", rl["kl_coefs"])
+    daa = config["daa"]
+    for name in ("rl", "daa") if daa["losses"] else ("rl",):
+        section = config[name]
+        if section["eval_prompts"] > w["prompts"]["eval"]:
+            raise ConfigError(f"{name}.eval_prompts", f"more than world.prompts.eval ({w['prompts']['eval']})")
+        if section["eval_prompts"] * section["eval_samples"] < 2:
+            raise ConfigError(f"{name}.eval_samples", f"{name}.eval_prompts x {name}.eval_samples must be at least 2 "
+                                                      "(standard errors)")
     _check_sizes("policy.more_sizes", pol["more_sizes"], taken=(pol["name"],))
-    targets = ["gold", *(p["id"] for p in proxies(config))]
+    _check_unique("policy", pol, ("more_sizes_targets",))
+    if pol["more_sizes"] and not pol["more_sizes_targets"]:
+        raise ConfigError("policy.more_sizes_targets", "empty: the policy.more_sizes policies would run nothing")
     for t in pol["more_sizes_targets"]:
         if t not in rl_targets(config):
             raise ConfigError("policy.more_sizes_targets", f"{t!r} is not an RL target (gold or a proxy id with an "
                                                            f"objective in rl.objectives: {rl_targets(config)})")
-    daa = config["daa"]
     _check_unique("daa", daa, ("losses", "betas", "seeds", "fractions"))
+    _check_path_numbers("daa.betas", daa["betas"])
     if daa["losses"]:
+        ids = [p["id"] for p in proxies(config)]
         if daa_data_size(config) > max(proxy["data_sizes"]):
             raise ConfigError("daa.data_size", f"more than the {max(proxy['data_sizes'])} labeled training pairs "
                                                "(the largest proxy.data_sizes)")
-        if daa["proxy"] is not None and daa["proxy"] not in targets[1:]:
-            raise ConfigError("daa.proxy", f"{daa['proxy']!r} is not a proxy id of the grid: {targets[1:]}")
+        if daa["proxy"] is not None and daa["proxy"] not in ids:
+            raise ConfigError("daa.proxy", f"{daa['proxy']!r} is not a proxy id of the grid: {ids}")
         if daa["proxy"] is None and daa_data_size(config) not in proxy["data_sizes"]:
             raise ConfigError("daa.proxy", f"null needs daa.data_size ({daa['data_size']}) in proxy.data_sizes "
                                            f"{proxy['data_sizes']}; or name a proxy id")
-        if daa["eval_prompts"] > w["prompts"]["eval"]:
-            raise ConfigError("daa.eval_prompts", f"more than world.prompts.eval ({w['prompts']['eval']})")
         if daa["heldout_pairs"] > labels["heldout"]:
             raise ConfigError("daa.heldout_pairs", f"more than labels.heldout ({labels['heldout']})")
+        steps = _eval_steps(daa_data_size(config), daa["train"]["per_device_train_batch_size"], daa["fractions"])
+        if len(set(steps)) != len(steps):
+            raise ConfigError("daa.fractions", f"{daa['fractions']} evaluate at steps {steps} of the first epoch: "
+                                               "some coincide (daa.data_size / per_device_train_batch_size steps)")
     ev, n_eval = config["rm_eval"], w["prompts"]["eval"]
     for key, limit, what in (("k", config["bon"]["N"], "bon.N"), ("bon_n", config["bon"]["N"], "bon.N"),
                              ("budget", n_eval, "world.prompts.eval (one pair per prompt in the distinct design)"),
@@ -143,74 +256,25 @@ def check(config: dict) -> None:
                              ("swap_prompts", n_eval, "world.prompts.eval")):
         if ev[key] > limit:
             raise ConfigError(f"rm_eval.{key}", f"{ev[key]} is more than {what} ({limit})")
+    _check_unique("rm_eval", ev, ("test_sizes",))
     pairs = n_eval * ev["k"] * (ev["k"] - 1) // 2
     if max(ev["test_sizes"]) > pairs:
         raise ConfigError("rm_eval.test_sizes", f"more than the {pairs} pool pairs (eval prompts x C(k, 2))")
-    if ev["rl_step"] is not None and (ev["rl_step"] % rl["eval_every"] or ev["rl_step"] > rl["steps"]):
+    step = ev["rl_step"]
+    if step is not None and (step > rl["steps"] or step % rl["eval_every"] and step != rl["steps"]):
         raise ConfigError("rm_eval.rl_step", f"must be an evaluation step: a multiple of rl.eval_every "
-                                             f"({rl['eval_every']}) up to rl.steps ({rl['steps']})")
+                                             f"({rl['eval_every']}) up to rl.steps ({rl['steps']}), or rl.steps")
     if config["fit"]["min_n"] > config["bon"]["N"]:
         raise ConfigError("fit.min_n", f"larger than bon.N ({config['bon']['N']})")
+    _check_memory(config)
 
 
-def proxies(config: dict) -> list[dict]:
-    """One entry per proxy RM of the grid: id, size (its config entry), data_size, objective, seed."""
-    p = config["proxy"]
-    pfr_sizes = p["pfr"].get("data_sizes") or p["data_sizes"]
-    return [{"id": f"{s['name']}-d{n}-{obj}-s{seed}", "size": s, "data_size": n, "objective": obj, "seed": seed}
-            for s in p["sizes"] for n in p["data_sizes"] for obj in p["objectives"] for seed in p["seeds"]
-            if obj != "pfr" or n in pfr_sizes]
+def _check_memory(config: dict) -> None:
+    """Each rule's estimated peak memory (:mod:`overopt.resources`) within the profile's mem_mb."""
+    from overopt import resources
 
-
-def rl_targets(config: dict) -> list[str]:
-    """The RMs pi_init is optimized against by RL: gold, then the proxies of rl.objectives."""
-    return ["gold", *(p["id"] for p in proxies(config) if p["objective"] in config["rl"]["objectives"])]
-
-
-def proxy(config: dict, rm_id: str) -> dict:
-    for p in proxies(config):
-        if p["id"] == rm_id:
-            return p
-    raise KeyError(f"no proxy RM {rm_id!r} in the configured grid")
-
-
-def policies(config: dict) -> list[dict]:
-    """pi_init first, then the policy-size axis: name, and arch (built here) or name_or_path."""
-    pol = config["policy"]
-    ref = {"name_or_path": pol["name_or_path"]} if pol["name_or_path"] else {"arch": pol["arch"]}
-    main = {"name": pol["name"], **ref}
-    return [main, *pol["more_sizes"]]
-
-
-def rl_runs(config: dict, targets: list[str]) -> list[dict]:
-    """One entry per RL run: policy, algorithm, target RM id, KL coefficient (as its path string)
-    and seed. pi_init runs against every target; the policy-size axis against its own targets."""
-    rl, pol = config["rl"], config["policy"]
-    grid = [(pol["name"], targets)] + [(s["name"], pol["more_sizes_targets"]) for s in pol["more_sizes"]]
-    return [{"policy": p, "algo": a, "rm": t, "kl": f"{k:g}", "seed": s}
-            for p, ts in grid for a in rl["algorithms"] for t in ts for k in rl["kl_coefs"] for s in rl["seeds"]]
-
-
-def daa_data_size(config: dict) -> int:
-    return config["daa"]["data_size"] or min(config["proxy"]["data_sizes"])
-
-
-def daa_proxy(config: dict) -> str:
-    """The proxy whose score fills DAA curves' proxy column: the configured one, or the last of
-    proxy.sizes (the largest in the default) trained on the same pairs, first objective and seed."""
-    if config["daa"]["proxy"]:
-        return config["daa"]["proxy"]
-    p = config["proxy"]
-    return f"{p['sizes'][-1]['name']}-d{daa_data_size(config)}-{p['objectives'][0]}-s{p['seeds'][0]}"
-
-
-def daa_runs(config: dict) -> list[dict]:
-    """One entry per DAA run on pi_init: loss, beta (as its path string) and seed."""
-    daa = config["daa"]
-    return [{"loss": loss, "beta": f"{b:g}", "seed": s} for loss in daa["losses"] for b in daa["betas"]
-            for s in daa["seeds"]]
-
-
-def n_positions(config: dict) -> int:
-    """Context length of models built here: prompt + response + EOS, plus slack."""
-    return config["world"]["prompt_len"] + config["response_len"] + 2
+    granted = resources.granted()
+    for rule, need in resources.estimate(config).items():
+        if rule in granted and need["mem_mb"] > granted[rule]:
+            raise ConfigError(need["key"], f"{rule} would need about {need['mem_mb']:,} MB, the profile grants "
+                                           f"{granted[rule]:,} MB ({resources.PROFILE.relative_to(resources.ROOT)})")

@@ -9,16 +9,18 @@ process dies, so a crashed job never leaves a device taken. Where a scheduler al
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import glob
 import logging
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
 
 log = logging.getLogger("overopt")
-_held: list = []  # open lock files: held for the life of the process
+_held: list[int] = []  # descriptors of the lock files: held for the life of the process
 
 
 def device_count() -> int:
@@ -31,9 +33,44 @@ def device_count() -> int:
 
 
 def lock_dir() -> Path:
+    """The lock folder, private to this user. Its default name in /tmp is predictable, so on a
+    shared node another user could create it first and plant links in it: an existing folder
+    must be a real directory (not a link), ours, and writable by no one else; it is then made 0700.
+    ``OVEROPT_GPU_LOCK_DIR`` overrides the path (and passes the same checks)."""
     d = Path(os.environ.get("OVEROPT_GPU_LOCK_DIR", Path(tempfile.gettempdir()) / f"overopt-gpus-{os.getuid()}"))
-    d.mkdir(parents=True, exist_ok=True)
+    d.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(d)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise PermissionError(
+            f"{d}: GPU lock folder must be a directory (not a link) owned by uid {os.getuid()} and writable by "
+            f"no one else; it is {stat.filemode(st.st_mode)} owned by uid {st.st_uid}. "
+            f"Remove it or set OVEROPT_GPU_LOCK_DIR")
+    # Other modes are the umask's doing or 0755 from older versions; no one else could write in it.
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(d, 0o700)
     return d
+
+
+def _open_lock(path: Path) -> int:
+    """A lock file's descriptor, never through a link, and only if it is a plain file of ours
+    with no other name (so writing the pid into it cannot clobber another file)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise PermissionError(f"{path}: GPU lock file is a symbolic link; refusing to follow it") from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_nlink != 1:
+        os.close(fd)
+        raise PermissionError(
+            f"{path}: GPU lock file must be a regular file owned by uid {os.getuid()} with one link; "
+            f"it is {stat.filemode(st.st_mode)} owned by uid {st.st_uid} with {st.st_nlink} link(s)")
+    return fd
 
 
 def claim(n: int, timeout: float = 3600.0, poll: float = 0.5) -> list[int] | None:
@@ -46,32 +83,31 @@ def claim(n: int, timeout: float = 3600.0, poll: float = 0.5) -> list[int] | Non
         return None
     if n > total:
         raise RuntimeError(f"job wants {n} GPUs, this node has {total}")
+    folder = lock_dir()
     deadline = time.monotonic() + timeout
     while True:
         got = []
         for i in range(total):
-            f = open(lock_dir() / f"gpu{i}.lock", "a+")
+            fd = _open_lock(folder / f"gpu{i}.lock")
             try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                f.close()
+                os.close(fd)
                 continue
-            got.append((i, f))
+            got.append((i, fd))
             if len(got) == n:
                 break
         if len(got) == n:
-            for i, f in got:
-                f.seek(0)
-                f.truncate()
-                f.write(f"{os.getpid()}\n")
-                f.flush()
-            _held.extend(f for _, f in got)
+            for _, fd in got:  # ours, checked, and locked: safe to overwrite
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            _held.extend(fd for _, fd in got)
             ids = [i for i, _ in got]
             os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
             log.info("claimed GPU(s) %s", ids)
             return ids
-        for _, f in got:  # partial claim: give back and wait
-            f.close()
+        for _, fd in got:  # partial claim: give back and wait
+            os.close(fd)
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no {n} free GPU(s) among {total} after {timeout:.0f}s ({lock_dir()})")
+            raise TimeoutError(f"no {n} free GPU(s) among {total} after {timeout:.0f}s ({folder})")
         time.sleep(poll)

@@ -1,4 +1,4 @@
-"""Functional-form fits of gold score vs d = sqrt(KL) (Gao et al. 2022; STUDY.md 3.3).
+"""Functional-form fits of gold score vs d = sqrt(KL) (Gao et al. 2022; docs/science.md 4.4).
 
     bon: R(d) = d (alpha - beta d)       rl: R(d) = d (alpha - beta ln d)
 
@@ -139,7 +139,7 @@ def fit_rl_shared_alpha(frame: pd.DataFrame, level: float = 0.95) -> SharedAlpha
 
 
 def rmse_alternatives(d, r) -> dict:
-    """RMSE on R of the RL form and its alternatives (STUDY.md 3.3; Rafailov et al. 2024):
+    """RMSE on R of the RL form and its alternatives (docs/science.md 4.4; Rafailov et al. 2024):
     ``rl`` d(alpha - beta ln d), ``rl_log1p`` d(alpha - beta ln(1 + d)), and ``quadratic_kl``
     b1 KL + b2 KL^2 (through the origin), each by least squares."""
     d, r = np.asarray(d, dtype=np.float64), np.asarray(r, dtype=np.float64)
@@ -232,7 +232,7 @@ def fits_table(curves: pd.DataFrame, level: float, min_n: int, extrapolate_from:
     vs d. BoN points with n < ``min_n`` are left out. RL and DAA rows add the alternatives'
     RMSE and the extrapolation test; RL adds Gao's joint fit (form ``rl_joint``: one alpha
     shared across the proxies of one run setting, one beta per proxy), a row per proxy."""
-    from overopt.tables import CURVE_KEYS, RM_COLUMNS
+    from overopt.tables.curves import CURVE_KEYS, RM_COLUMNS
 
     rows, relative = [], []
     for method, m in curves.groupby("method"):
@@ -264,11 +264,12 @@ def fits_table(curves: pd.DataFrame, level: float, min_n: int, extrapolate_from:
 def _joint_rows(rel: pd.DataFrame, level: float) -> list[dict]:
     """Gao's joint RL fit per run setting, curve and proxy objective, over the proxies (the
     references left out): one alpha is shared by proxies trained the same way."""
-    from overopt.tables import CURVE_KEYS, REFERENCES
+    from overopt.targets import PROXY
+    from overopt.tables.curves import CURVE_KEYS
 
     rows = []
     setting = ["method", *CURVE_KEYS["rl"][0], "curve", "objective"]
-    for vals, g in rel[~rel["rm"].isin(REFERENCES)].groupby(setting, dropna=False, sort=False):
+    for vals, g in rel[rel["kind"] == PROXY].groupby(setting, dropna=False, sort=False):
         try:
             j = fit_rl_shared_alpha(g, level)
         except ValueError:
@@ -281,3 +282,10 @@ def _joint_rows(rel: pd.DataFrame, level: float) -> list[dict]:
                          "beta_ci_high": j.betas_ci[rm][1], "d_star": j.d_star[rm], "r_star": j.r_star[rm],
                          "rmse": j.rmse, "n_points": j.n_points, "level": level})
     return rows
+
+
+def per_proxy_runs(fits: pd.DataFrame) -> pd.DataFrame:
+    """The per-run fits of proxies: what the coefficient scaling regresses."""
+    from overopt.targets import PROXY
+
+    return fits[(fits["kind"] == PROXY) & (fits["form"] != "rl_joint")]

@@ -52,6 +52,9 @@ def _dtype():
 
 def load_policy(name_or_path: str, trust_remote_code: bool = False):
     """(causal LM, tokenizer) from a folder or hub id, safetensors only, on the job's device."""
+    from overopt.inputs import check_model_dir
+
+    check_model_dir(name_or_path)  # a truncated or missing local model: an error naming its path
     from transformers import AutoModelForCausalLM
 
     tok = load_tokenizer(name_or_path, trust_remote_code)
@@ -62,6 +65,9 @@ def load_policy(name_or_path: str, trust_remote_code: bool = False):
 
 
 def load_rm_model(name_or_path: str, tok, trust_remote_code: bool = False):
+    from overopt.inputs import check_model_dir
+
+    check_model_dir(name_or_path)  # a truncated or missing local model: an error naming its path
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -101,7 +107,9 @@ class Normalization:
 
     @classmethod
     def load(cls, path: str | Path) -> "Normalization":
-        d = json.loads(Path(path).read_text())
+        from overopt.inputs import load_normalization
+
+        d = load_normalization(path)  # finite shift, positive finite scale, or an error naming the path
         return cls(float(d["shift"]), float(d["scale"]), int(d.get("n", 0)))
 
 
@@ -149,3 +157,14 @@ class RewardModel:
 
     def scores(self, prompts: list[str], responses: list[str], progress: str | None = None) -> np.ndarray:
         return self.norm.apply(self.raw_scores(prompts, responses, progress))
+
+
+def gpt2_config(vocab_size: int, n_positions: int, arch: dict, tokenizer, **extra):
+    from transformers import GPT2Config
+
+    return GPT2Config(
+        vocab_size=vocab_size, n_positions=n_positions, n_embd=arch["n_embd"], n_layer=arch["n_layer"],
+        n_head=arch["n_head"], n_inner=arch.get("n_inner"), resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.eos_token_id, **extra,
+    )

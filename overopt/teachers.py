@@ -13,15 +13,25 @@ def flat_half(prompts: list[str]) -> np.ndarray:
     return np.array([zlib.crc32(p.encode()) % 2 == 1 for p in prompts], dtype=bool)
 
 
-class FlatTeacher:
-    """Razin et al.'s accurate-but-flat teacher: another RM's normalized scores multiplied by
-    ``factor`` on :func:`flat_half` of the prompts. Rankings within a prompt are unchanged
-    (accuracy 1.0 against that RM), while the reward variance on those prompts shrinks by
-    ``factor**2``."""
+class Transformed:
+    """A reference teacher that scores text: another RM's normalized scores through a registry
+    transform. ``{"flat": factor}`` is Razin et al.'s accurate-but-flat teacher: the scores
+    multiplied by ``factor`` on :func:`flat_half` of the prompts, so rankings within a prompt
+    are unchanged (accuracy 1.0 against that RM) while the reward variance on those prompts
+    shrinks by ``factor**2``."""
 
-    def __init__(self, rm, factor: float):
-        self.rm, self.factor = rm, factor
+    def __init__(self, rm, spec: dict):
+        self.rm, self.spec = rm, spec
 
     def scores(self, prompts: list[str], responses: list[str], progress: str | None = None) -> np.ndarray:
-        s = self.rm.scores(prompts, responses, progress)
-        return np.where(flat_half(prompts), s * self.factor, s)
+        return transform(self.rm.scores(prompts, responses, progress), prompts, self.spec)
+
+
+def transform(scores: np.ndarray, prompts: list[str], spec: dict) -> np.ndarray:
+    """A reference teacher's scores from its base's normalized ``scores`` (one row per prompt,
+    or one entry per (prompt, response) with ``prompts`` aligned): the registry's transform."""
+    (name, factor), = spec.items()
+    if name != "flat":
+        raise ValueError(f"unknown score transform {name!r}")
+    half = flat_half(prompts)
+    return scores * np.where(half, factor, 1.0).reshape((-1,) + (1,) * (np.ndim(scores) - 1))

@@ -64,18 +64,19 @@ def make_tiny_world(d: Path, prompts: dict, arch=None) -> tuple:
     import torch
     from transformers import GPT2LMHeadModel
 
-    from overopt import world
-    from overopt.models import Normalization
+    from overopt.models import Normalization, gpt2_config
+    from overopt.world import language
+    from overopt.world.gold import build_gold
 
     arch = arch or {"n_embd": 16, "n_layer": 1, "n_head": 2}
-    lang = world.Language.make(20, 3, 4, 0.1, seed=0)
-    tok = world.make_tokenizer(lang.words)
+    lang = language.Language.make(20, 3, 4, 0.1, seed=0)
+    tok = language.make_tokenizer(lang.words)
     torch.manual_seed(0)
-    GPT2LMHeadModel(world.gpt2_config(len(tok), 24, arch, tok)).save_pretrained(d / "policy")
+    GPT2LMHeadModel(gpt2_config(len(tok), 24, arch, tok)).save_pretrained(d / "policy")
     tok.save_pretrained(d / "policy")
-    world.build_gold(tok, arch, 24, 0.1, seed=1).save_pretrained(d / "gold")
+    build_gold(tok, arch, 24, 0.1, seed=1).save_pretrained(d / "gold")
     tok.save_pretrained(d / "gold")
     Normalization(0.0, 1.0, 1).save(d / "norm.json")
-    frame = world.make_prompts(lang, prompts, 4, 0)
+    frame = language.make_prompts(lang, prompts, 4, 0)
     frame.to_csv(d / "prompts.csv", index=False)
     return lang, frame

@@ -4,7 +4,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from overopt.bon import best_of_n, bon_weights, kl_bon, n_grid
+from overopt.metrics.bon import best_of_n, bon_weights, kl_bon, n_grid
 
 
 @pytest.mark.parametrize("n,kl", [(2, 0.1931), (4, 0.6363), (16, 1.8351), (64, 3.1745), (1024, 5.9324)])

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from overopt import config as C
+from overopt import targets
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +21,8 @@ def test_default_config_validates_and_fills_defaults(base):
     C.validate(cfg)
     assert cfg["fit"] == {"level": 0.95, "min_n": 2, "extrapolate_from": 3}
     assert cfg["proxy"]["train"]["lr_scheduler_type"] == "cosine"
-    assert len(C.proxies(cfg)) == 4 * 3 + 4  # bt at every data size, pfr at 2000
-    assert C.proxy(cfg, "xs-d2000-bt-s0")["data_size"] == 2000
+    assert len(targets.proxies(cfg)) == 4 * 3 + 4  # bt at every data size, pfr at 2000
+    assert targets.proxy(cfg, "xs-d2000-bt-s0")["data_size"] == 2000
 
 
 def test_tiny_preset_validates(base, root):
@@ -38,7 +39,7 @@ BAD = [
     (lambda c: c.update(typo_key=1), "typo_key", "unknown key"),
     (lambda c: c["labels"].update(mode="soft"), "labels.mode", "is not one of"),
     (lambda c: c["proxy"]["sizes"][1].update(depth=3), "proxy.sizes[1].depth", "unknown key"),
-    (lambda c: c["proxy"]["sizes"][0].pop("arch"), "proxy.sizes[0]", "required"),
+    (lambda c: c["proxy"]["sizes"][0].pop("arch"), "proxy.sizes[0]", "give either arch or name_or_path"),
     (lambda c: c["policy"].update(name_or_path="./no/such/model"), "policy.name_or_path", "does not exist"),
     (lambda c: c["gold"].update(name_or_path="/no/such/gold"), "gold.name_or_path", "does not exist"),
     (lambda c: c["proxy"].update(data_sizes=[2000, 100000]), "world.prompts.rm_train", "needs"),
@@ -94,13 +95,38 @@ def test_pfr_data_sizes_and_rl_objectives_restrict_the_grid(base):
     cfg["proxy"].update(objectives=["bt", "pfr"], pfr={"data_sizes": [2000]})
     cfg["rl"]["objectives"] = ["bt"]
     C.validate(cfg)
-    ids = [p["id"] for p in C.proxies(cfg)]
+    ids = [p["id"] for p in targets.proxies(cfg)]
     assert len(ids) == 4 * 3 + 4 and {i for i in ids if "-pfr-" in i} == {f"{s}-d2000-pfr-s0" for s in
                                                                         ("xs", "s", "m", "l")}
-    assert C.rl_targets(cfg) == ["gold", *(i for i in ids if "-bt-" in i)]
+    assert targets.rl_targets(cfg) == ["gold", *(i for i in ids if "-bt-" in i)]
     cfg["policy"]["more_sizes_targets"] = ["xs-d2000-pfr-s0"]  # a proxy RL does not run against
     with pytest.raises(C.ConfigError, match="policy.more_sizes_targets"):
         C.check(cfg)
     cfg["proxy"]["pfr"]["data_sizes"] = [500]
     with pytest.raises(C.ConfigError, match=r"proxy.pfr.data_sizes.*\[500\]"):
         C.check(cfg)
+
+
+def test_path_number_is_the_run_id(base):
+    assert [C.path_number(x) for x in (0.0, 0.05, 1e-07, 2)] == ["0", "0.05", "1e-07", "2"]
+    cfg = C.validate(copy.deepcopy(base))
+    assert {r["kl"] for r in targets.rl_runs(cfg, ["gold"])} == {"0", "0.05"}
+    assert {r["beta"] for r in targets.daa_runs(cfg)} == {"0.01", "0.1"}
+
+
+def test_validate_fills_defaults_in_place_as_copies(base):
+    a, b = copy.deepcopy(base), copy.deepcopy(base)
+    del a["fit"], b["fit"]
+    assert C.validate(a) is a and C.validate(b) is b
+    a["fit"]["level"] = 0.5  # defaults are never shared between configs (the schema is cached)
+    assert b["fit"]["level"] == 0.95 and C.validate(b) == b  # validating twice changes nothing
+
+
+def test_rejected_config_is_left_as_given(base):
+    cfg = copy.deepcopy(base)
+    del cfg["fit"], cfg["bon"]["per_octave"]
+    cfg["rl"]["steps"] = 6.0
+    given = copy.deepcopy(cfg)
+    with pytest.raises(C.ConfigError, match=r"^config key 'rl.steps': must be an integer, got 6.0$"):
+        C.validate(cfg)
+    assert cfg == given  # no defaults half-filled

@@ -10,17 +10,28 @@ import pandas as pd
 import pytest
 from conftest import make_tiny_world
 
-from overopt import daa, labels, runtime
+from overopt import runtime, settings
+from overopt.data import labels
+from overopt.data.sampling import sample_responses
+from overopt.metrics.accuracy import pairwise_accuracy
 from overopt.models import RewardModel, load_policy
-from overopt.sampling import sample_responses
+from overopt.train import daa
 
 ARCH = {"n_embd": 16, "n_layer": 1, "n_head": 2}
-HP = {"learning_rate": 1e-2, "per_device_train_batch_size": 4, "num_train_epochs": 2,
-      "fractions": [0.25, 0.5, 0.75, 1.0], "eval_prompts": 4, "eval_samples": 3, "logging_steps": 2,
-      "heldout_pairs": 6}
+TRAIN = {"learning_rate": 1e-2, "per_device_train_batch_size": 4, "num_train_epochs": 2, "logging_steps": 2}
+FRACTIONS = [0.25, 0.5, 0.75, 1.0]
+HELDOUT = 6
 DATA = 16  # 4 steps per epoch: evaluations at 0, 1, 2, 3, 4 (fractions) and 8 (end of epoch 2)
 SCHEDULE = [0, 1, 2, 3, 4, 8]
 MAX_NEW = 6
+EVALUATION = {"eval_prompts": 4, "eval_samples": 3, "response_len": MAX_NEW, "score_batch_size": 64}
+
+
+def daa_settings(d, loss, data_size=DATA):
+    """A DAA run from the tiny policy whose proxy is the gold RM itself."""
+    return settings.DAA(loss=loss, beta=0.1, seed=0, policy=str(d / "policy"), policy_name="tiny",
+                        gold=str(d / "gold"), proxy=str(d / "gold"), data_size=data_size, fractions=FRACTIONS,
+                        heldout_pairs=HELDOUT, train=TRAIN, evaluation=EVALUATION, trust_remote_code=False)
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +49,8 @@ def tiny_world(tmp_path_factory):
 
 
 def run(d, loss, **kw):
-    return daa.train_daa(str(d / "policy"), str(d / "pairs.csv"), str(d / "gold"), str(d / "norm.json"),
-                         str(d / "gold"), str(d / "norm.json"), str(d / "prompts.csv"), loss, 0.1, 0, HP, DATA,
-                         MAX_NEW, 64, **kw)
+    return daa.train_daa(daa_settings(d, loss), str(d / "pairs.csv"), str(d / "norm.json"), str(d / "norm.json"),
+                         str(d / "prompts.csv"), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +66,10 @@ def test_schedule_and_ties():
     for bad in ((4, 1.5, [0.5]), (4, 0, [0.5]), (4, 1, [0.0]), (4, 1, [1.2])):
         with pytest.raises(ValueError):
             daa.eval_steps(*bad)
-    assert daa.pairwise_accuracy(np.zeros(7)) == 0.5  # a tie counts 1/2
-    assert daa.pairwise_accuracy(np.array([1.0, 2.0, 0.0, -1.0])) == 0.625
-    assert np.isnan(daa.pairwise_accuracy(np.array([])))
+    # the implicit-reward accuracy: a margin is a proxy gap against a label (a gold gap of +1)
+    for m, acc in ((np.zeros(7), 0.5), (np.array([1.0, 2.0, 0.0, -1.0]), 0.625)):  # a tie counts 1/2
+        assert pairwise_accuracy(m, np.ones_like(m)) == acc
+    assert np.isnan(pairwise_accuracy(np.array([]), np.array([])))
 
 
 @pytest.mark.parametrize("loss", sorted(daa.LOSSES))
@@ -80,8 +91,7 @@ def test_losses_differ_and_bad_arguments(runs, tiny_world):
     with pytest.raises(ValueError, match="loss"):
         run(tiny_world, "slic")
     with pytest.raises(ValueError, match="data size"):
-        daa.train_daa(str(tiny_world / "policy"), str(tiny_world / "pairs.csv"), "", "", "", "", "", "dpo", 0.1,
-                      0, HP, DATA + 1, MAX_NEW, 64)
+        daa.train_daa(daa_settings(tiny_world, "dpo", DATA + 1), str(tiny_world / "pairs.csv"), "", "", "")
 
 
 def test_killed_run_resumes_with_its_rows(runs, tiny_world, tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
 """Per-job GPU assignment on one node, with a fake device count on this CPU machine."""
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -74,3 +75,103 @@ def test_too_many_gpus_is_an_error(env):
     p = spawn(env, n=5, hold=0)
     p.wait(timeout=30)
     assert p.returncode != 0 and "wants 5 GPUs, this node has 4" in p.stderr.read()
+
+
+@pytest.fixture
+def locks(tmp_path, monkeypatch):
+    """In-process claims of one fake device in a private folder under tmp_path."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")  # restored (unset) after the test, whatever claim exports
+    monkeypatch.setenv("OVEROPT_GPU_COUNT", "1")
+    monkeypatch.setenv("OVEROPT_GPU_LOCK_DIR", str(tmp_path / "locks"))
+    return tmp_path / "locks"
+
+
+def test_lock_folder_is_created_private(locks):
+    from overopt import devices
+
+    old = os.umask(0o022)
+    try:
+        assert devices.lock_dir() == locks
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.lstat(locks).st_mode) == 0o700
+
+
+def test_a_closed_folder_of_ours_is_made_private(locks):
+    from overopt import devices
+
+    locks.mkdir(mode=0o755)
+    os.chmod(locks, 0o755)
+    devices.lock_dir()
+    assert stat.S_IMODE(os.lstat(locks).st_mode) == 0o700
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o703, 0o777])
+def test_a_folder_others_can_write_is_refused(locks, mode):
+    from overopt import devices
+
+    locks.mkdir()
+    os.chmod(locks, mode)
+    with pytest.raises(PermissionError, match=f"{locks}: GPU lock folder .* writable by no one else"):
+        devices.lock_dir()
+
+
+def test_a_folder_of_another_user_is_refused(locks, monkeypatch):
+    from overopt import devices
+
+    locks.mkdir(mode=0o700)
+    uid = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: uid + 1)
+    with pytest.raises(PermissionError, match=f"owned by uid {uid + 1} .* owned by uid {uid}"):
+        devices.lock_dir()
+
+
+def test_a_linked_folder_is_refused(locks, tmp_path):
+    from overopt import devices
+
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    locks.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(PermissionError, match="not a link"):
+        devices.lock_dir()
+
+
+def test_a_planted_lock_link_is_not_followed(locks, tmp_path):
+    from overopt import devices
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    locks.mkdir(mode=0o700)
+    (locks / "gpu0.lock").symlink_to(victim)
+    with pytest.raises(PermissionError, match=f"{locks / 'gpu0.lock'}: .*symbolic link"):
+        devices.claim(1, timeout=0)
+    assert victim.read_text() == "precious\n" and "CUDA_VISIBLE_DEVICES" not in os.environ
+
+
+@pytest.mark.parametrize("plant", ["fifo", "hardlink"])
+def test_a_lock_that_is_not_a_plain_file_of_ours_is_refused(locks, tmp_path, plant):
+    from overopt import devices
+
+    locks.mkdir(mode=0o700)
+    lock = locks / "gpu0.lock"
+    if plant == "fifo":
+        os.mkfifo(lock)
+    else:
+        (tmp_path / "victim").write_text("precious\n")
+        os.link(tmp_path / "victim", lock)
+    with pytest.raises(PermissionError, match=f"{lock}: GPU lock file must be a regular file"):
+        devices.claim(1, timeout=0)
+    assert plant == "fifo" or (tmp_path / "victim").read_text() == "precious\n"
+
+
+def test_a_claim_writes_its_pid(locks):
+    from overopt import devices
+
+    locks.mkdir(mode=0o700)
+    (locks / "gpu0.lock").write_text("a much longer stale line from a dead job\n")
+    try:
+        assert devices.claim(1, timeout=0) == [0]
+        assert (locks / "gpu0.lock").read_text() == f"{os.getpid()}\n"
+    finally:
+        while devices._held:
+            os.close(devices._held.pop())

@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from overopt.kl import kl_estimates, token_log_ratios
+from overopt.metrics.kl import kl_estimates, token_log_ratios
 
 V, T = 3, 3
 

@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from overopt import pool, world
+from overopt import settings
+from overopt.data import reference
 from overopt.models import RewardModel, load_policy
+from overopt.world.prompts import write_prompts
 
 WORDS = [f"w{i:02d}" for i in range(20)]
 
@@ -52,7 +54,7 @@ def bert_dir(tmp_path_factory):
 
 
 def test_llama_policy_gets_a_pad_token_and_samples(llama_dir):
-    from overopt.sampling import sample_responses
+    from overopt.data.sampling import sample_responses
 
     model, tok = load_policy(llama_dir)
     assert tok.pad_token is not None and tok.pad_token != tok.eos_token
@@ -84,13 +86,16 @@ def test_dataset_prompts_and_the_pool_across_architectures(tmp_path, llama_dir, 
     spec = {"name_or_path": str(tmp_path / "ds"), "split": "train", "column": "question",
             "ood_name_or_path": str(tmp_path / "ds"), "ood_split": "train", "ood_column": "question"}
     w = {"prompt_dataset": spec, "prompts": {"rm_train": 20, "policy_train": 5, "eval": 6, "ood": 4}}
-    world.write_prompts(w, 0, str(tmp_path / "prompts.csv"))
+    write_prompts(w, 0, str(tmp_path / "prompts.csv"))
     p = pd.read_csv(tmp_path / "prompts.csv")
     assert p.groupby("split").size().to_dict() == {"eval": 6, "ood": 4, "policy_train": 5, "rm_train": 20}
     assert p[p.split != "ood"].prompt.nunique() == 31  # disjoint in-distribution splits
-    pool.sample_pool(llama_dir, str(tmp_path / "prompts.csv"), 8, 5, 16, 0, str(tmp_path / "pool.csv"))
-    pool.score_pool(bert_dir, str(tmp_path / "prompts.csv"), str(tmp_path / "pool.csv"), 16,
-                    str(tmp_path / "s.npy"), str(tmp_path / "n.json"))
+    pool = settings.Pool(policy=llama_dir, N=8, split="eval", response_len=5, sample_batch_size=16,
+                         trust_remote_code=False, seed=0)
+    reference.sample_pool(pool, str(tmp_path / "prompts.csv"), str(tmp_path / "pool.csv"))
+    score = settings.Score(rm=bert_dir, score_batch_size=16, trust_remote_code=False)
+    reference.score_pool(score, str(tmp_path / "prompts.csv"), str(tmp_path / "pool.csv"),
+                         str(tmp_path / "s.npy"), str(tmp_path / "n.json"))
     s = np.load(tmp_path / "s.npy")
     assert s.shape == (6, 8) and abs(s.mean()) < 1e-9
 
@@ -103,5 +108,8 @@ def test_real_model_preset_plans_offline(root, snakemake_bin, tmp_path):
     assert out.returncode == 0, text[-3000:]
     stats = text.split("Job stats:")[1]
     # 5 sizes x 3 data sizes (bt) + a pfr twin of each 2k-pair proxy (the default's proxy.pfr)
-    assert re.search(r"^train_rm\s+20$", stats, re.M) and "train_policy" not in stats and "gold_rm" not in stats
+    assert re.search(r"^train_rm\s+20$", stats, re.M) and "train_policy" not in stats
+    # the configured gold RM is not built: its job only writes the gold identity row
+    assert re.search(r"^gold_rm\s+1$", stats, re.M)
+    assert re.findall(r"rule gold_rm:.*?\n\s+output: ([^\n]*)", text, re.S) == ["results/rms/gold/metrics.json"]
     assert "EleutherAI/pythia-14m" in text or "p14m-d2000-bt-s0" in text

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from overopt import labels, world
-from overopt.models import Normalization, RewardModel, load_policy
-from overopt.sampling import sample_responses
+from overopt.data import labels
+from overopt.data.sampling import sample_responses
+from overopt.models import Normalization, RewardModel, gpt2_config, load_policy
+from overopt.world import language as world
+from overopt.world.gold import build_gold
 
 ARCH = {"n_embd": 16, "n_layer": 1, "n_head": 2}
 
@@ -52,7 +54,7 @@ def test_rm_with_its_own_tokenizer(tmp_path, tok, lang):
     """Scoring re-tokenizes text with the RM's tokenizer and appends *its* EOS string."""
     rm_tok = _permuted_tokenizer(lang.words)
     torch.manual_seed(0)
-    model = world.build_gold(rm_tok, ARCH, 32, 0.2, seed=0)
+    model = build_gold(rm_tok, ARCH, 32, 0.2, seed=0)
     model.save_pretrained(tmp_path / "rm")
     rm_tok.save_pretrained(tmp_path / "rm")
     rm = RewardModel.load(str(tmp_path / "rm"), batch_size=2)
@@ -86,7 +88,7 @@ def policy_dir(tmp_path_factory, tok):
 
     d = tmp_path_factory.mktemp("policy")
     torch.manual_seed(0)
-    GPT2LMHeadModel(world.gpt2_config(len(tok), 32, ARCH, tok)).save_pretrained(d)
+    GPT2LMHeadModel(gpt2_config(len(tok), 32, ARCH, tok)).save_pretrained(d)
     tok.save_pretrained(d)
     return str(d)
 

@@ -6,8 +6,13 @@ import pandas as pd
 import pytest
 import torch
 
-from overopt import rm_train, world
+from overopt import settings
+from overopt.metrics.prompt_free import prompt_free_gaps, prompt_free_gaps_torch
 from overopt.models import RewardModel
+from overopt.train import pfr as pfr_train
+from overopt.train import rms
+from overopt.world import language as world
+from overopt.world.gold import build_gold
 
 GOLD_ARCH = {"n_embd": 96, "n_layer": 4, "n_head": 4}  # the default study's gold RM
 PROXY = {"name": "s", "arch": {"n_embd": 16, "n_layer": 1, "n_head": 2}}
@@ -15,6 +20,8 @@ N_POS, N_TRAIN, N_HELDOUT = 26, 2000, 400
 MARK = " MARK"  # not a word of the language: one [UNK] token, on no response of the world
 MARK_CHOSEN, MARK_REJECTED = 0.6, 0.2  # MARK appended to a training response, by side: predicts the label
 HP = {"learning_rate": 1e-3, "per_device_train_batch_size": 32, "num_train_epochs": 2, "logging_steps": 1000}
+PFR = {"prompts": 4, "tau": 1.0}  # the schema's defaults of proxy.pfr
+METRICS = ("params", "train_loss", "steps", "val_loss", "val_accuracy", "gold_accuracy", "n_heldout")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -38,7 +45,8 @@ def _pairs(lang, gold, rng, n, split):
     ga, gb = gold.raw_scores(df["prompt"].tolist(), df["a"].tolist()), gold.raw_scores(df["prompt"].tolist(),
                                                                                        df["b"].tolist())
     a_wins = ga >= gb
-    return pd.DataFrame({"split": split, "prompt": df["prompt"], "chosen": np.where(a_wins, df["a"], df["b"]),
+    return pd.DataFrame({"split": split, "prompt_id": [f"{split}-{i}" for i in range(n)], "prompt": df["prompt"],
+                         "chosen": np.where(a_wins, df["a"], df["b"]),
                          "rejected": np.where(a_wins, df["b"], df["a"]), "gold_chosen": np.maximum(ga, gb),
                          "gold_rejected": np.minimum(ga, gb)})
 
@@ -52,7 +60,7 @@ def tiny_world(tmp_path_factory):
     lang = world.Language.make(60, 5, 6, 0.08, seed=0)
     tok = world.make_tokenizer(lang.words)
     tok.save_pretrained(d / "tok")
-    gold = RewardModel(world.build_gold(tok, GOLD_ARCH, N_POS, 0.12, seed=1), tok)
+    gold = RewardModel(build_gold(tok, GOLD_ARCH, N_POS, 0.12, seed=1), tok)
     rng = np.random.default_rng(0)
     pairs = pd.concat([_pairs(lang, gold, rng, N_TRAIN, "train"), _pairs(lang, gold, rng, N_HELDOUT, "heldout")])
     pairs.to_csv(d / "pairs.csv", index=False)
@@ -65,43 +73,60 @@ def tiny_world(tmp_path_factory):
     return d
 
 
-def _train(d, csv, objective, out, data_size=N_TRAIN, seed=0, **hp):
-    return rm_train.train_proxy(str(d / csv), str(d / "tok"), PROXY, data_size, seed, {**HP, **hp}, N_POS,
-                                str(d / out), objective=objective)
+def _train(d, csv, objective, out, data_size=N_TRAIN, seed=0, pfr=None, **hp):
+    s = settings.Proxy(id=f"{out}-{objective}", size=PROXY, data_size=data_size, objective=objective, seed=seed,
+                       train={**HP, **hp}, tokenizer=str(d / "tok"), n_positions=N_POS,
+                       labels={"mode": "hard", "flip_rate": 0.0},
+                       pfr={**PFR, **(pfr or {})} if objective == "pfr" else None, trust_remote_code=False)
+    return rms.train_proxy(s, str(d / csv), str(d / out))
 
 
 def test_estimator_known_answers_and_detached_decreasing_weights():
     g = torch.tensor([[1.3], [-2.0], [0.0]])
-    assert torch.allclose(rm_train.prompt_free_gaps(g), g[:, 0])  # M = 1: the gap itself
+    assert torch.allclose(prompt_free_gaps_torch(g), g[:, 0])  # M = 1: the gap itself
     sym = torch.tensor([[0.0, 2.0, 1.0], [-4.0, 6.0, 1.0], [3.0, 3.0, 3.0]])
-    assert torch.allclose(rm_train.prompt_free_gaps(sym), sym.mean(-1), atol=1e-6)  # symmetric: the centre
+    assert torch.allclose(prompt_free_gaps_torch(sym), sym.mean(-1), atol=1e-6)  # symmetric: the centre
     g = torch.tensor([[0.0, 0.0, 10.0, 1.0], [-3.0, 1.0, 2.0, 7.0]])
-    c = rm_train.prompt_free_gaps(g)
+    c = prompt_free_gaps_torch(g)
     assert torch.allclose(torch.sigmoid(g - c[:, None]).mean(-1), torch.tensor(0.5), atol=1e-6)
-    c_imp = rm_train.prompt_free_gaps(torch.tensor([[0.0, 4.0]]), torch.tensor([3.0, 1.0]))  # weighted
+    c_imp = prompt_free_gaps_torch(torch.tensor([[0.0, 4.0]]), torch.tensor([3.0, 1.0]))  # weighted
     assert torch.sigmoid(-c_imp) * 0.75 + torch.sigmoid(4 - c_imp) * 0.25 == pytest.approx(0.5, abs=1e-6)
 
     c = torch.tensor([-2.0, -0.5, 0.0, 1.0, 3.0], requires_grad=True)
-    w = rm_train.pfr_weights(c * 1, tau=1.0)
+    w = pfr_train.pfr_weights(c * 1, tau=1.0)
     assert not w.requires_grad and w.grad_fn is None
     assert float(w.mean()) == pytest.approx(1.0) and bool((w.diff() < 0).all())
     assert torch.allclose(w, 5 * torch.softmax(-c.detach(), 0))
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_numpy_and_torch_prompt_free_gaps_agree(seed):
+    """The evaluation-time (numpy) and training-time (torch) solvers are one estimator."""
+    rng = np.random.default_rng(seed)
+    g = rng.normal(0, 3, size=(200, 5))
+    g[:10] = g[:10, :1]  # equal gaps: c = g
+    shared, per_pair = rng.uniform(0.1, 2, 5), rng.uniform(0.1, 2, (200, 5))
+    for w in (None, shared, per_pair):
+        want = prompt_free_gaps(g, w)
+        got = prompt_free_gaps_torch(torch.tensor(g), None if w is None else torch.tensor(w))
+        np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-9)
+
+
 def test_swap_prompts_splices_tokens():
     # two pairs, prompts [1,2,3] and [4]; chosen rows 0-1, rejected rows 2-3, right-padded with 0
     ids = torch.tensor([[1, 2, 3, 10, 0], [4, 20, 21, 0, 0], [1, 2, 3, 12, 13], [4, 22, 0, 0, 0]])
-    swapped, mask = rm_train.swap_prompts(ids, (ids != 0).long(), torch.tensor([3, 1]), 1, 0)
+    swapped, mask = pfr_train.swap_prompts(ids, (ids != 0).long(), torch.tensor([3, 1]), 1, 0)
     assert swapped.tolist() == [[4, 10, 0, 0, 0], [1, 2, 3, 20, 21], [4, 12, 13, 0, 0], [1, 2, 3, 22, 0]]
     assert mask.tolist() == (swapped != 0).long().tolist()
 
 
 def test_pfr_trains_and_reports_like_bt(tiny_world):
     bt = _train(tiny_world, "pairs.csv", "bt", "bt_small", data_size=200, num_train_epochs=1)
-    pfr = _train(tiny_world, "pairs.csv", "pfr", "pfr_small", data_size=200, num_train_epochs=1, pfr_prompts=3)
+    pfr = _train(tiny_world, "pairs.csv", "pfr", "pfr_small", data_size=200, num_train_epochs=1, pfr={"prompts": 3})
     assert set(pfr) == set(bt) and pfr["steps"] == bt["steps"] and pfr["params"] == bt["params"]
     assert pfr["train_loss"] != bt["train_loss"]  # the weights are applied
-    assert all(np.isfinite(v) for v in pfr.values())
+    assert all(np.isfinite(pfr[k]) for k in METRICS)
+    assert (pfr["kind"], pfr["objective"], pfr["data_size"]) == ("proxy", "pfr", 200)  # the identity row
     assert (tiny_world / "pfr_small" / "model.safetensors").exists()
     with pytest.raises(ValueError, match="'dpo'"):
         _train(tiny_world, "pairs.csv", "dpo", "never")
@@ -123,7 +148,7 @@ def test_pfr_relies_less_on_a_response_only_artefact(tiny_world):
     d = tiny_world
     hp = {"num_train_epochs": 4, "learning_rate": 3e-3}
     bt = _train(d, "marked.csv", "bt", "bt_mark", **hp)
-    pfr = _train(d, "marked.csv", "pfr", "pfr_mark", pfr_tau=0.3, **hp)
+    pfr = _train(d, "marked.csv", "pfr", "pfr_mark", pfr={"tau": 0.3}, **hp)
     heldout = pd.read_csv(d / "marked.csv", keep_default_na=False).query("split == 'heldout'")
     effect_bt, effect_pfr = _mark_effect(d / "bt_mark", heldout), _mark_effect(d / "pfr_mark", heldout)
     print(f"MARK effect (SD): bt {effect_bt:.3f} pfr {effect_pfr:.3f}; "
@@ -143,8 +168,9 @@ def test_pfr_relies_less_on_a_response_only_artefact(tiny_world):
     data = Dataset.from_pandas(train[["prompt", "chosen", "rejected"]].head(512), preserve_index=False)
     args = runtime.trainer_args(RewardConfig, str(d / "unused"), 0, {"per_device_train_batch_size": 32},
                                 max_length=None)
-    trainer = rm_train.pfr_trainer_class()(model=rm.model, args=args, train_dataset=data,
-                                           processing_class=rm.tokenizer)
+    trainer = pfr_train.pfr_trainer_class()(model=rm.model, args=args, train_dataset=data,
+                                            processing_class=rm.tokenizer, pfr_prompts=PFR["prompts"],
+                                            pfr_tau=PFR["tau"])
     weights = {"chosen": [], "rejected": [], "neither": []}
     for batch in trainer.get_train_dataloader():
         _, w = trainer.prompt_free_weights(rm.model, batch, batch["prompt_len"])

@@ -109,11 +109,13 @@ def test_checkpoint_frequency_is_not_a_change(snakemake_bin, tiny_repo, tiny_run
 
 @pytest.mark.parametrize("module,expected", [
     ("fit", {"fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1}),
-    ("rm_tables", {"rm_eval": 1, "rm_figures": 1, "all": 1}),
-    ("figures", {"figures": 1, "rm_figures": 1, "all": 1}),  # rm_figures draws with its helpers
-    ("labels", {"label_pairs": 1, **PROXIES, **PROXY_RL, **DAA, **AGGREGATES}),
-    ("rl", {**ALL_RL, **DAA, **RL_ONLY}),  # DAA measures its checkpoints with rl.Evaluator
-    ("daa", {**DAA, **RL_ONLY}),
+    ("tables/rm_eval", {"rm_eval": 1, "rm_figures": 1, "all": 1}),
+    ("figures/layout", {"figures": 1, "rm_figures": 1, "all": 1}),  # rm_figures draws with its helpers
+    ("figures/wen", {"figures": 1, "rm_figures": 1, "all": 1}),  # both jobs draw through the registry
+    ("data/labels", {"label_pairs": 1, **PROXIES, **PROXY_RL, **DAA, **AGGREGATES}),
+    ("train/evaluate", {**ALL_RL, **DAA, **RL_ONLY}),  # RL and DAA measure their checkpoints with it
+    ("train/rl", {**ALL_RL, **RL_ONLY}),
+    ("train/daa", {**DAA, **RL_ONLY}),
 ])
 def test_module_edit_reruns_the_rules_that_import_it(snakemake_bin, tiny_repo, tiny_run, tmp_path, module, expected):
     src = tiny_repo / "overopt" / f"{module}.py"

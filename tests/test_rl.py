@@ -7,10 +7,29 @@ import pytest
 import torch
 from conftest import make_tiny_world
 
-from overopt import rl
+from overopt import settings
 from overopt.models import Normalization, RewardModel, load_policy
+from overopt.train import ppo, rl
 
 ARCH = {"n_embd": 16, "n_layer": 1, "n_head": 2}
+EVALUATION = {"eval_prompts": 4, "eval_samples": 3, "response_len": 6, "score_batch_size": 16}
+
+
+TRAIN = {"learning_rate": 1e-2, "per_device_train_batch_size": 8, "logging_steps": 2}
+
+
+def rl_settings(d, algorithm, kl_coef, steps=4):
+    """An RL run of the tiny policy against the gold RM itself (no transform); 4 generations per
+    prompt (RLOO; PPO ignores it)."""
+    target = {"id": "gold", "kind": "gold", "model": str(d / "gold"), "transform": None}
+    return settings.RL(algorithm=algorithm, kl_coef=kl_coef, seed=0, policy=str(d / "policy"), policy_name="tiny",
+                       target=target, gold=str(d / "gold"), steps=steps, num_generations=4,
+                       eval_every=2, train=TRAIN, evaluation=EVALUATION, trust_remote_code=False, study_seed=0)
+
+
+def run(d, algorithm, kl_coef, **kw):
+    return rl.train_rl(rl_settings(d, algorithm, kl_coef, **kw.pop("s", {})), str(d / "norm.json"),
+                       str(d / "norm.json"), str(d / "prompts.csv"), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -22,37 +41,28 @@ def tiny_world(tmp_path_factory):
 
 def test_rloo_runs_and_evaluates(tiny_world):
     d = tiny_world
-    hp = {"learning_rate": 1e-2, "per_device_train_batch_size": 8, "num_generations": 4, "steps": 4,
-          "eval_every": 2, "eval_prompts": 4, "eval_samples": 3, "logging_steps": 2}
-    rows = rl.train_rl(str(d / "policy"), str(d / "gold"), str(d / "norm.json"), str(d / "gold"),
-                       str(d / "norm.json"), str(d / "prompts.csv"), "rloo", 0.05, 0, hp, 6, 16)
+    rows = run(d, "rloo", 0.05)
     assert list(rows["step"]) == [0, 2, 4]
     assert rows.loc[0, "kl"] == 0 and rows.loc[0, "kl_k3"] == 0  # pi == pi_init before any update
     assert (rows["kl_k3"] >= 0).all() and (rows["eval_samples"] == 12).all()
     assert np.allclose(rows["gold"], rows["proxy"])  # the target is the gold RM itself
     assert rows.loc[2, "kl_k3"] > 0 and (rows["length"] <= 6).all()  # k1 may dip below 0 on 12 samples
-    again = rl.train_rl(str(d / "policy"), str(d / "gold"), str(d / "norm.json"), str(d / "gold"),
-                        str(d / "norm.json"), str(d / "prompts.csv"), "rloo", 0.05, 0, hp, 6, 16)
+    again = run(d, "rloo", 0.05)
     assert again.equals(rows)  # same seed, same machine: the same curve
     with pytest.raises(ValueError, match="algorithm"):
-        rl.train_rl(str(d / "policy"), str(d / "gold"), str(d / "norm.json"), str(d / "gold"),
-                    str(d / "norm.json"), str(d / "prompts.csv"), "ppo2", 0.0, 0, hp, 6, 16)
+        run(d, "ppo2", 0.0)
 
 
-def _ppo(d, kl_coef, **hp):
-    hp = {"learning_rate": 1e-2, "per_device_train_batch_size": 8, "steps": 4, "eval_every": 2,
-          "eval_prompts": 4, "eval_samples": 3, "logging_steps": 2, **hp}
-    return rl.train_rl(str(d / "policy"), str(d / "gold"), str(d / "norm.json"), str(d / "gold"),
-                       str(d / "norm.json"), str(d / "prompts.csv"), "ppo", kl_coef, 0, hp, 6, 16,
-                       checkpoint_dir=str(d / "ppo-ckpt"), save_steps=1)
+def _ppo(d, kl_coef, steps=4):
+    return run(d, "ppo", kl_coef, s={"steps": steps}, checkpoint_dir=str(d / "ppo-ckpt"), save_steps=1)
 
 
 def test_ppo_runs_and_evaluates(tiny_world, monkeypatch):
     from trl.experimental.ppo import ppo_trainer
 
     d, original, calls = tiny_world, ppo_trainer.get_reward, []
-    make = rl.ppo_reward
-    monkeypatch.setattr(rl, "ppo_reward", lambda *a: calls.append(1) or make(*a))
+    make = ppo.ppo_reward
+    monkeypatch.setattr(ppo, "ppo_reward", lambda *a: calls.append(1) or make(*a))
     rows = _ppo(d, 0.05)
     assert calls and ppo_trainer.get_reward is original  # our reward was used, TRL is restored
     assert list(rows["step"]) == [0, 2, 4]  # a step is one PPO update (rollout + its epochs)
@@ -93,7 +103,7 @@ def test_ppo_reward_is_the_rm_score_of_the_decoded_response(tiny_world, tmp_path
     rm = RewardModel.load(str(tmp_path / "bert"), tmp_path / "norm.json")
 
     prompts = pd.read_csv(d / "prompts.csv").query("split == 'policy_train'")["prompt"].tolist()[:3]
-    adapter = rl.ppo_reward(rm, tok, prompts)
+    adapter = ppo.ppo_reward(rm, tok, prompts)
     w = [tok.convert_tokens_to_ids(x) for x in words[:4]]
     eos, pad = tok.eos_token_id, tok.pad_token_id
     resp = torch.tensor([[w[0], w[1], eos, w[2]], [w[3], w[3], w[3], w[3]], [eos, w[0], w[1], w[2]]])
@@ -104,7 +114,7 @@ def test_ppo_reward_is_the_rm_score_of_the_decoded_response(tiny_world, tmp_path
 
     value = AutoModelForSequenceClassification.from_pretrained(d / "policy", num_labels=1)
     original = ppo_trainer.get_reward
-    with rl.ppo_reward_route(adapter):
+    with ppo.ppo_reward_route(adapter):
         _, got, _ = ppo_trainer.get_reward(adapter, qr, pad, query.shape[1])
         v = ppo_trainer.get_reward(value, qr, pad, query.shape[1])[0]
     assert ppo_trainer.get_reward is original

@@ -7,8 +7,12 @@ import pytest
 from scipy import stats
 from scipy.special import expit
 
-from overopt import rm_eval as E
-from overopt.bon import best_of_n
+from overopt.metrics import accuracy as A
+from overopt.metrics import correlate as C
+from overopt.metrics import prompt_free as PF
+from overopt.metrics import ranking as R
+from overopt.metrics import variance as V
+from overopt.metrics.bon import best_of_n
 
 # ----------------------------------------------------------------------------- reward variance
 
@@ -16,16 +20,16 @@ from overopt.bon import best_of_n
 def test_reward_variance_hand_and_loop():
     s = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0], [-1.0, 3.0, 1.0]])
     # per-prompt unbiased variances: 1, 0, 4 -> mean 5/3
-    assert E.reward_variance(s) == pytest.approx(5 / 3, abs=1e-12)
+    assert V.reward_variance(s) == pytest.approx(5 / 3, abs=1e-12)
     x = np.random.default_rng(0).normal(size=(50, 10))
-    assert E.reward_variance(x) == pytest.approx(np.mean([np.var(r, ddof=1) for r in x]), abs=1e-12)
+    assert V.reward_variance(x) == pytest.approx(np.mean([np.var(r, ddof=1) for r in x]), abs=1e-12)
 
 
 def test_reward_variance_scales_quadratically_and_rejects_k1():
     x = np.random.default_rng(1).normal(size=(20, 4))
-    assert E.reward_variance(1e-3 * x) == pytest.approx(1e-6 * E.reward_variance(x))
+    assert V.reward_variance(1e-3 * x) == pytest.approx(1e-6 * V.reward_variance(x))
     with pytest.raises(ValueError):
-        E.reward_variance(np.ones((5, 1)))
+        V.reward_variance(np.ones((5, 1)))
 
 
 # ----------------------------------------------------------------------------- prompt-free gap
@@ -37,29 +41,29 @@ def residual(gaps, c, w=None):
 
 
 def test_prompt_free_gap_single_prompt_and_equal_gaps():
-    assert E.prompt_free_gap([1.7]) == 1.7
-    assert E.prompt_free_gap([-0.3, -0.3, -0.3]) == -0.3
+    assert PF.prompt_free_gap([1.7]) == 1.7
+    assert PF.prompt_free_gap([-0.3, -0.3, -0.3]) == -0.3
 
 
 def test_prompt_free_gap_symmetric_gaps_give_centre():
-    assert E.prompt_free_gap([0.5 - 2, 0.5 + 2]) == pytest.approx(0.5, abs=1e-12)
-    assert E.prompt_free_gap(2.0 + np.array([-5.0, -1.0, 0.0, 1.0, 5.0])) == pytest.approx(2.0, abs=1e-12)
+    assert PF.prompt_free_gap([0.5 - 2, 0.5 + 2]) == pytest.approx(0.5, abs=1e-12)
+    assert PF.prompt_free_gap(2.0 + np.array([-5.0, -1.0, 0.0, 1.0, 5.0])) == pytest.approx(2.0, abs=1e-12)
 
 
 def test_prompt_free_gap_weights_shift_and_root_is_exact():
     g = np.array([-1.0, 3.0])
-    c_uniform = E.prompt_free_gap(g)
-    c_heavy_hi = E.prompt_free_gap(g, weights=[1.0, 3.0])
+    c_uniform = PF.prompt_free_gap(g)
+    c_heavy_hi = PF.prompt_free_gap(g, weights=[1.0, 3.0])
     assert c_uniform == pytest.approx(1.0, abs=1e-12)
     assert c_heavy_hi > c_uniform
-    assert E.prompt_free_gap(g, weights=[0.0, 1.0]) == 3.0  # zero weight drops a prompt
+    assert PF.prompt_free_gap(g, weights=[0.0, 1.0]) == 3.0  # zero weight drops a prompt
     rng = np.random.default_rng(2)
     for _ in range(30):
         gaps, w = rng.normal(0, 3, rng.integers(1, 12)), rng.random(12)
         w = w[: gaps.size]
-        c = E.prompt_free_gap(gaps, w)
+        c = PF.prompt_free_gap(gaps, w)
         assert abs(residual(gaps, c, w)) < 1e-10
-        assert E.prompt_free_gap(-gaps, w) == pytest.approx(-c, abs=1e-10)  # pair order immaterial
+        assert PF.prompt_free_gap(-gaps, w) == pytest.approx(-c, abs=1e-10)  # pair order immaterial
 
 
 def test_prompt_free_gaps_vectorized_matches_scalar():
@@ -67,11 +71,11 @@ def test_prompt_free_gaps_vectorized_matches_scalar():
     G = rng.normal(0, 2, (200, 7)) + rng.normal(0, 5, (200, 1))
     G[0] = 0.0
     W = rng.random((200, 7))
-    c = E.prompt_free_gaps(G, W)
-    ref = np.array([E.prompt_free_gap(g, w) for g, w in zip(G, W)])
+    c = PF.prompt_free_gaps(G, W)
+    ref = np.array([PF.prompt_free_gap(g, w) for g, w in zip(G, W)])
     np.testing.assert_allclose(c, ref, atol=1e-12)
     assert max(abs(residual(g, ci, w)) for g, ci, w in zip(G, c, W)) < 1e-10
-    np.testing.assert_allclose(E.prompt_free_gaps(G[:, :1]), G[:, 0])
+    np.testing.assert_allclose(PF.prompt_free_gaps(G[:, :1]), G[:, 0])
 
 
 def test_prompt_free_share_and_decomposition():
@@ -80,15 +84,15 @@ def test_prompt_free_share_and_decomposition():
     r2 = rng.normal(0, 1, n)  # prompt-free gap of each pair
     g_true = r2 + rng.normal(0, 1, n)  # plus a prompt-related part under the true prompt
     swapped = r2[:, None] + rng.normal(0, 1, (n, M))  # symmetric prompt-related noise under others
-    d = E.prompt_decomposition(g_true, swapped)
+    d = PF.prompt_decomposition(g_true, swapped)
     assert list(d.columns) == ["gap", "prompt_free", "prompt_related", "swapped_mean"]
     np.testing.assert_allclose(d["gap"] - d["prompt_free"], d["prompt_related"])
-    share = E.prompt_free_share(d["gap"], d["prompt_free"])
+    share = PF.prompt_free_share(d["gap"], d["prompt_free"])
     assert 0.3 < share < 0.65  # about Var(r2) / Var(g) = 1/2, less the estimation noise in c
-    assert E.prompt_free_share(r2, r2) == 1.0
+    assert PF.prompt_free_share(r2, r2) == 1.0
     flipped = np.where(rng.random(n) < 0.5, -1, 1)  # swapping pair order leaves the share unchanged
-    assert E.prompt_free_share(flipped * d["gap"], flipped * d["prompt_free"]) == pytest.approx(share)
-    diag = E.prompt_free_diagnostics(g_true, swapped, gold_gap=r2)
+    assert PF.prompt_free_share(flipped * d["gap"], flipped * d["prompt_free"]) == pytest.approx(share)
+    diag = PF.prompt_free_diagnostics(g_true, swapped, gold_gap=r2)
     assert diag["prompt_free_share"] == pytest.approx(share)
     assert diag["accuracy_prompt_free"] > diag["accuracy_swapped"] - 0.05
     assert diag["n_pairs"] == n
@@ -101,43 +105,43 @@ def test_pairwise_accuracy_ties():
     proxy = np.array([1.0, -2.0, 0.0, 3.0, 1.0])
     gold = np.array([2.0, 1.0, 5.0, 0.0, -1.0])
     # correct, wrong, proxy tie (1/2), gold tie (excluded), wrong -> 1.5 / 4
-    np.testing.assert_array_equal(E.pair_scores(proxy, gold), [1.0, 0.0, 0.5, np.nan, 0.0])
-    assert E.pairwise_accuracy(proxy, gold) == pytest.approx(1.5 / 4)
-    assert np.isnan(E.pairwise_accuracy([1.0], [0.0]))
-    assert E.pairwise_accuracy([0.3, -0.1], [1, -1]) == 1.0  # labels as +-1 gaps
+    np.testing.assert_array_equal(A.pair_scores(proxy, gold), [1.0, 0.0, 0.5, np.nan, 0.0])
+    assert A.pairwise_accuracy(proxy, gold) == pytest.approx(1.5 / 4)
+    assert np.isnan(A.pairwise_accuracy([1.0], [0.0]))
+    assert A.pairwise_accuracy([0.3, -0.1], [1, -1]) == 1.0  # labels as +-1 gaps
 
 
 def test_rank_gap_accuracy_best_worst_adjacent():
     gold = np.array([[0.0, 1.0, 2.0, 3.0]])
     proxy = np.array([[0.0, 2.0, 1.0, 3.0]])  # one adjacent swap (ranks 2, 3)
-    t = E.accuracy_by_rank_gap(proxy, gold)
+    t = A.accuracy_by_rank_gap(proxy, gold)
     assert t["rank_gap"].tolist() == [1, 2, 3] and t["n_pairs"].tolist() == [3, 2, 1]
     assert t["accuracy"].tolist() == pytest.approx([2 / 3, 1.0, 1.0])
-    assert E.rank_pair_accuracy(proxy, gold, "best_worst") == 1.0
-    assert E.rank_pair_accuracy(proxy, gold, "adjacent") == pytest.approx(2 / 3)
-    assert E.rank_pair_accuracy(proxy, gold, "all") == pytest.approx(5 / 6)
+    assert A.rank_pair_accuracy(proxy, gold, "best_worst") == 1.0
+    assert A.rank_pair_accuracy(proxy, gold, "adjacent") == pytest.approx(2 / 3)
+    assert A.rank_pair_accuracy(proxy, gold, "all") == pytest.approx(5 / 6)
     with pytest.raises(ValueError):
-        E.rank_pair_accuracy(proxy, gold, "median")
+        A.rank_pair_accuracy(proxy, gold, "median")
 
 
 def test_budget_pairs_exact_budget_and_deterministic():
     for design in ("all_pairs", "distinct"):
-        pr, i, j = E.budget_pairs(100, 5, 37, design, seed=7)
+        pr, i, j = A.budget_pairs(100, 5, 37, design, seed=7)
         assert pr.size == i.size == j.size == 37 and (i != j).all()
-        pr2, i2, j2 = E.budget_pairs(100, 5, 37, design, seed=7)
+        pr2, i2, j2 = A.budget_pairs(100, 5, 37, design, seed=7)
         assert (pr == pr2).all() and (i == i2).all() and (j == j2).all()
-    pr, i, j = E.budget_pairs(100, 5, 37, "all_pairs", seed=7)
+    pr, i, j = A.budget_pairs(100, 5, 37, "all_pairs", seed=7)
     assert np.unique(pr).size == 4  # 3 full prompts of C(5,2) = 10 pairs, plus 7 pairs of a 4th
     assert len(set(zip(pr, i, j))) == 37
-    pr, _, _ = E.budget_pairs(100, 5, 37, "distinct", seed=7)
+    pr, _, _ = A.budget_pairs(100, 5, 37, "distinct", seed=7)
     assert np.unique(pr).size == 37
     with pytest.raises(ValueError):
-        E.budget_pairs(10, 5, 11, "distinct")
+        A.budget_pairs(10, 5, 11, "distinct")
 
 
 def test_budget_accuracy_perfect_proxy_and_keys():
     gold = np.random.default_rng(5).normal(size=(60, 6))
-    out = E.budget_accuracy(gold * 2 + 1, gold, budget=45, k=6, seed=1)
+    out = A.budget_accuracy(gold * 2 + 1, gold, budget=45, k=6, seed=1)
     assert out["all_pairs"] == 1.0 and out["distinct"] == 1.0
     assert out["prompts_all_pairs"] == 3 and out["prompts_distinct"] == 45
 
@@ -146,11 +150,11 @@ def test_accuracy_vs_size_subsets():
     rng = np.random.default_rng(6)
     gold = rng.normal(size=500)
     proxy = gold + rng.normal(size=500)
-    t = E.accuracy_vs_size(proxy, gold, sizes=[10, 100, 500], n_rep=5, seed=3)
+    t = A.accuracy_vs_size(proxy, gold, sizes=[10, 100, 500], n_rep=5, seed=3)
     assert len(t) == 15
-    full = E.pairwise_accuracy(proxy, gold)
+    full = A.pairwise_accuracy(proxy, gold)
     np.testing.assert_allclose(t.loc[t["size"] == 500, "accuracy"], full)
-    again = E.accuracy_vs_size(-proxy, gold, sizes=[10], n_rep=5, seed=3)  # same subsets, mirrored proxy
+    again = A.accuracy_vs_size(-proxy, gold, sizes=[10], n_rep=5, seed=3)  # same subsets, mirrored proxy
     np.testing.assert_allclose(again["accuracy"], 1 - t.loc[t["size"] == 10, "accuracy"].to_numpy())
 
 
@@ -164,28 +168,28 @@ def test_per_prompt_correlations_equal_scipy():
     proxy[0] = 1.0  # constant prompt: skipped
     for stat, fn in (("pearson", stats.pearsonr), ("spearman", stats.spearmanr), ("kendall", stats.kendalltau)):
         ref = np.mean([fn(p, g).statistic for p, g in zip(proxy[1:], gold[1:])])
-        assert E.per_prompt_correlation(proxy, gold, stat) == pytest.approx(ref, abs=1e-12)
+        assert R.per_prompt_correlation(proxy, gold, stat) == pytest.approx(ref, abs=1e-12)
 
 
 def test_mrr_hand_examples():
-    assert E.mrr([[3.0, 2.0, 1.0]], [[1.0, 3.0, 2.0]]) == 0.5
-    assert E.mrr([[3.0, 2.0, 1.0], [0.0, 1.0, 2.0]], [[3.0, 0.0, 0.0], [0.0, 0.0, 1.0]]) == 1.0
-    assert E.mrr([[1.0, 1.0, 0.0]], [[0.0, 1.0, 0.0]]) == pytest.approx(0.75)  # proxy tie at the top
-    assert E.mrr([[0.0, 1.0, 2.0]], [[1.0, 1.0, 0.0]]) == pytest.approx(0.5)  # gold tie: first relevant
-    assert E.mrr([[1.0, 1.0, 1.0]], [[0.0, 0.0, 1.0]]) == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
+    assert R.mrr([[3.0, 2.0, 1.0]], [[1.0, 3.0, 2.0]]) == 0.5
+    assert R.mrr([[3.0, 2.0, 1.0], [0.0, 1.0, 2.0]], [[3.0, 0.0, 0.0], [0.0, 0.0, 1.0]]) == 1.0
+    assert R.mrr([[1.0, 1.0, 0.0]], [[0.0, 1.0, 0.0]]) == pytest.approx(0.75)  # proxy tie at the top
+    assert R.mrr([[0.0, 1.0, 2.0]], [[1.0, 1.0, 0.0]]) == pytest.approx(0.5)  # gold tie: first relevant
+    assert R.mrr([[1.0, 1.0, 1.0]], [[0.0, 0.0, 1.0]]) == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
 
 
 def test_ndcg_hand_example_and_bounds():
     # gains from gold ranks: [0, 1, 0.5]; proxy order 0, 1, 2
     dcg = 0 + 1 / np.log2(3) + 0.5 / np.log2(4)
     idcg = 1 + 0.5 / np.log2(3)
-    assert E.ndcg([[3.0, 2.0, 1.0]], [[1.0, 3.0, 2.0]]) == pytest.approx(dcg / idcg, abs=1e-12)
-    assert E.ndcg([[1.0, 2.0, 3.0]], [[10.0, 20.0, 30.0]]) == pytest.approx(1.0)
-    assert E.ndcg([[3.0, 2.0, 1.0]], [[1.0, 3.0, 2.0]], at=1) == 0.0
+    assert R.ndcg([[3.0, 2.0, 1.0]], [[1.0, 3.0, 2.0]]) == pytest.approx(dcg / idcg, abs=1e-12)
+    assert R.ndcg([[1.0, 2.0, 3.0]], [[10.0, 20.0, 30.0]]) == pytest.approx(1.0)
+    assert R.ndcg([[3.0, 2.0, 1.0]], [[1.0, 3.0, 2.0]], at=1) == 0.0
     # a fully tied proxy gets the mean discount at every position
     gain = np.array([0.0, 0.5, 1.0])
     disc = 1 / np.log2(np.arange(2, 5))
-    assert E.ndcg([[0.0, 0.0, 0.0]], [[1.0, 2.0, 3.0]]) == pytest.approx(gain.sum() * disc.mean() / (gain[::-1] @ disc))
+    assert R.ndcg([[0.0, 0.0, 0.0]], [[1.0, 2.0, 3.0]]) == pytest.approx(gain.sum() * disc.mean() / (gain[::-1] @ disc))
 
 
 def test_mrr_ndcg_ties_equal_average_over_tie_breaks():
@@ -198,31 +202,31 @@ def test_mrr_ndcg_ties_equal_average_over_tie_breaks():
         gain = (stats.rankdata(g) - 1) / 4
         rr = np.mean([1 / (np.argmax(g[o] == g.max()) + 1) for o in orders])
         nd = np.mean([gain[o] @ disc for o in orders]) / (np.sort(gain)[::-1] @ disc)
-        assert E.mrr([p], [g]) == pytest.approx(rr, abs=1e-12)
-        assert E.ndcg([p], [g]) == pytest.approx(nd, abs=1e-12)
+        assert R.mrr([p], [g]) == pytest.approx(rr, abs=1e-12)
+        assert R.ndcg([p], [g]) == pytest.approx(nd, abs=1e-12)
 
 
 def test_best_of_k_matches_bon_at_n_equals_n():
     rng = np.random.default_rng(8)
     gold = rng.normal(size=(40, 6))
     proxy = np.round(gold + rng.normal(size=(40, 6)))  # with ties
-    assert E.best_of_k(proxy, gold) == pytest.approx(best_of_n(gold, proxy, [6])["gold"].iloc[0], abs=1e-12)
-    assert E.best_of_k([[1.0, 1.0, 0.0]], [[2.0, 4.0, 9.0]]) == 3.0
+    assert R.best_of_k(proxy, gold) == pytest.approx(best_of_n(gold, proxy, [6])["gold"].iloc[0], abs=1e-12)
+    assert R.best_of_k([[1.0, 1.0, 0.0]], [[2.0, 4.0, 9.0]]) == 3.0
 
 
 def test_ece_calibrated_vs_miscalibrated():
     rng = np.random.default_rng(9)
     gap = rng.normal(0, 2, 100_000)
     y = (rng.random(gap.size) < expit(gap)).astype(float)
-    assert E.ece(gap, y) < 0.01
-    assert E.ece(5 * gap, y) > 0.1  # overconfident
-    assert E.ece(gap, expit(gap)) < 1e-12  # exact probabilities as outcomes
-    assert E.ece([0.0, 0.0], [1.0, 0.0]) == 0.0
+    assert R.ece(gap, y) < 0.01
+    assert R.ece(5 * gap, y) > 0.1  # overconfident
+    assert R.ece(gap, expit(gap)) < 1e-12  # exact probabilities as outcomes
+    assert R.ece([0.0, 0.0], [1.0, 0.0]) == 0.0
 
 
 def test_ranking_metrics_perfect_proxy():
     gold = np.random.default_rng(10).normal(size=(25, 5))
-    m = E.ranking_metrics(3 * gold, gold)
+    m = R.ranking_metrics(3 * gold, gold)
     for key in ("pearson", "spearman", "kendall", "mrr", "ndcg", "accuracy"):
         assert m[key] == pytest.approx(1.0), key
     assert m["best_of_k"] == pytest.approx(gold.max(1).mean())
@@ -233,14 +237,14 @@ def test_ranking_metrics_perfect_proxy():
 
 
 def test_ndr_and_regressional_goodhart():
-    assert E.ndr(1.5, 1.0, 2.0) == 0.5
-    np.testing.assert_allclose(E.ndr([1.0, 0.5, 3.0], 1.0, 2.0), [0.0, -0.5, 2.0])
-    assert np.isnan(E.ndr(1.0, 1.0, 1.0))
-    assert E.regressional_goodhart(0.5) == 0.0
-    assert E.regressional_goodhart(1.0) == pytest.approx(1.0)
-    assert E.regressional_goodhart(0.0) == pytest.approx(-1.0)
+    assert A.ndr(1.5, 1.0, 2.0) == 0.5
+    np.testing.assert_allclose(A.ndr([1.0, 0.5, 3.0], 1.0, 2.0), [0.0, -0.5, 2.0])
+    assert np.isnan(A.ndr(1.0, 1.0, 1.0))
+    assert A.regressional_goodhart(0.5) == 0.0
+    assert A.regressional_goodhart(1.0) == pytest.approx(1.0)
+    assert A.regressional_goodhart(0.0) == pytest.approx(-1.0)
     acc = np.linspace(0, 1, 11)
-    np.testing.assert_allclose(E.accuracy_from_correlation(E.regressional_goodhart(acc)), acc, atol=1e-12)
+    np.testing.assert_allclose(A.accuracy_from_correlation(A.regressional_goodhart(acc)), acc, atol=1e-12)
 
 
 def test_regressional_goodhart_on_gaussian_noise():
@@ -248,8 +252,8 @@ def test_regressional_goodhart_on_gaussian_noise():
     gold = rng.normal(size=(100_000, 2))
     rho = 0.6
     proxy = rho * gold + np.sqrt(1 - rho**2) * rng.normal(size=gold.shape)
-    acc = E.pairwise_accuracy(proxy[:, 0] - proxy[:, 1], gold[:, 0] - gold[:, 1])
-    assert E.regressional_goodhart(acc) == pytest.approx(rho, abs=0.01)
+    acc = A.pairwise_accuracy(proxy[:, 0] - proxy[:, 1], gold[:, 0] - gold[:, 1])
+    assert A.regressional_goodhart(acc) == pytest.approx(rho, abs=0.01)
 
 
 # ----------------------------------------------------------------------------- correlations
@@ -266,7 +270,7 @@ def proxies():
 
 
 def test_correlations_equal_scipy_and_cis_contain_estimate(proxies):
-    c = E.correlations(proxies, ["accuracy", "variance"], ["ndr", "gold_increase"], by="method", n_boot=300)
+    c = C.correlations(proxies, ["accuracy", "variance"], ["ndr", "gold_increase"], by="method", n_boot=300)
     assert len(c) == 2 * 2 * 2 * 3
     assert list(c.columns[:4]) == ["method", "metric", "outcome", "stat"]
     for _, r in c.iterrows():
@@ -276,7 +280,7 @@ def test_correlations_equal_scipy_and_cis_contain_estimate(proxies):
         assert r["value"] == res.statistic and r["p_value"] == res.pvalue
         assert r["ci_low"] <= r["value"] <= r["ci_high"]
         assert r["n"] == 12 and 250 < r["n_boot"] <= 300
-    again = E.correlations(proxies, ["accuracy", "variance"], ["ndr", "gold_increase"], by="method", n_boot=300)
+    again = C.correlations(proxies, ["accuracy", "variance"], ["ndr", "gold_increase"], by="method", n_boot=300)
     pd.testing.assert_frame_equal(c, again)  # seeded
 
 
@@ -286,28 +290,28 @@ def test_bootstrap_statistics_match_scipy_on_resamples():
     idx = rng.integers(0, 15, (40, 15))
     for stat, fn in (("pearson", stats.pearsonr), ("spearman", stats.spearmanr), ("kendall", stats.kendalltau)):
         ref = [fn(x[i], y[i]).statistic for i in idx]
-        np.testing.assert_allclose(E._boot_stats(stat, x, y, idx), ref, atol=1e-12)
+        np.testing.assert_allclose(C._boot_stats(stat, x, y, idx), ref, atol=1e-12)
 
 
 def test_correlations_degenerate_and_nan_rows():
     f = pd.DataFrame({"m": [1.0, 2.0, 3.0, np.nan, 5.0], "o": [1.0, 1.0, 1.0, 2.0, 1.0], "o2": [2.0, 1, 4, 3, 5]})
-    c = E.correlations(f, ["m"], ["o", "o2"], n_boot=50)
+    c = C.correlations(f, ["m"], ["o", "o2"], n_boot=50)
     assert c.loc[c["outcome"] == "o", "value"].isna().all()  # constant outcome after dropping the NaN row
     assert (c.loc[c["outcome"] == "o2", "n"] == 4).all()
     assert c.loc[(c["outcome"] == "o2") & (c["stat"] == "spearman"), "value"].item() == pytest.approx(0.8)
 
 
 def test_best_predictor_ranks_combo_first(proxies):
-    t = E.best_predictor(proxies, ["accuracy", "variance"], "gold_increase", combos=[("variance", "accuracy")],
+    t = C.best_predictor(proxies, ["accuracy", "variance"], "gold_increase", combos=[("variance", "accuracy")],
                          n_boot=300)
     assert t["metric"].iloc[0] == "combo:variance+accuracy" and t["rank"].tolist() == [1, 2, 3]
     assert (t["value"].diff().dropna() <= 0).all()
     assert (t["ci_low"] <= t["value"]).all() and (t["value"] <= t["ci_high"]).all()
     assert t["p_best"].sum() == pytest.approx(1.0) and t["p_best"].iloc[0] > 0.5
-    z = E.add_combos(proxies, ["variance+accuracy"])["combo:variance+accuracy"]
+    z = C.add_combos(proxies, ["variance+accuracy"])["combo:variance+accuracy"]
     ref = stats.spearmanr(z, proxies["gold_increase"]).statistic
     assert t["value"].iloc[0] == ref
-    per_method = E.best_predictor(proxies, ["accuracy", "variance"], "ndr", by="method", n_boot=100)
+    per_method = C.best_predictor(proxies, ["accuracy", "variance"], "ndr", by="method", n_boot=100)
     assert per_method.groupby("method")["rank"].apply(list).tolist() == [[1, 2], [1, 2]]
     assert (per_method.groupby("method")["metric"].first() == "accuracy").all()
 
@@ -315,7 +319,7 @@ def test_best_predictor_ranks_combo_first(proxies):
 def test_headlines_per_seed_against_known_answers():
     """Two proxy seeds: accuracy orders NDR exactly (Spearman 1) in seed 0 and reversed in seed 1;
     pfr beats bt by 0.02 OOD in 3 of 4 cells; the flat teacher gains 0.3 less than the gold RM."""
-    from overopt import rm_tables
+    from overopt.tables import summaries
 
     setting = {"policy": "small", "algorithm": "rloo", "kl_coef": 0.0, "rl_seed": 0}
     rows = []
@@ -323,14 +327,15 @@ def test_headlines_per_seed_against_known_answers():
         for i, (size, data) in enumerate([(s, d) for s in ("xs", "s") for d in (200, 600)]):
             for obj, shift in (("bt", 0.0), ("pfr", 0.02 if i < 3 else -0.02)):
                 acc = 0.6 + 0.05 * i + (0.01 if obj == "pfr" else 0)
-                rows.append({"rm": f"{size}-d{data}-{obj}-s{seed}", "rm_size": size, "data_size": data,
+                rows.append({"rm": f"{size}-d{data}-{obj}-s{seed}", "kind": "proxy", "family": "grid",
+                             "rm_size": size, "data_size": data,
                              "objective": obj, "seed": seed, "acc_labeled": acc, "ndr_bon": sign * acc,
                              "ndr_rl_final": sign * acc, "variance": acc, "rl_gold_gain_step": acc,
                              "acc_ood": 0.7 + 0.01 * i + shift, **setting})
-    rows += [{"rm": "gold", "rl_gold_gain_step": 0.9, **setting}, {"rm": "gold_flat", "rl_gold_gain_step": 0.6,
-                                                                    **setting}]
-    h = rm_tables.headlines(pd.DataFrame(rows), n_boot=200, level=0.95, seed=0)
-    assert list(h.columns) == rm_tables.HEADLINE_COLS
+    rows += [{"rm": "gold", "kind": "gold", "family": "gold", "rl_gold_gain_step": 0.9, **setting},
+             {"rm": "gold_flat", "kind": "reference", "family": "flat", "rl_gold_gain_step": 0.6, **setting}]
+    h = summaries.headlines(pd.DataFrame(rows), n_boot=200, level=0.95, seed=0)
+    assert list(h.columns) == summaries.HEADLINE_COLS
     assert set(h["proxy_seed"]) == {0, 1} and len(h) == 2 * (3 + 1 + 2)
     rho = h[h["stat"] == "spearman"].set_index(["proxy_seed", "headline"])["value"]
     assert rho[(0, "accuracy vs NDR, BoN")] == pytest.approx(1) and rho[(1, "accuracy vs NDR, RL at end")] == -1
@@ -339,3 +344,20 @@ def test_headlines_per_seed_against_known_answers():
     assert pfr["ci_low"] < pfr["value"] < pfr["ci_high"]
     assert h.loc[h["stat"] == "share_pfr_better", "value"].tolist() == [0.75, 0.75]
     assert h.loc[h["stat"] == "gain_difference", "value"].tolist() == pytest.approx([-0.3, -0.3])
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def test_public_api_imports_still_work():
+    """The names the docs first gave keep working (re-export shims)."""
+    from overopt.bon import best_of_n as bon_best_of_n
+    from overopt.bon import kl_bon
+    from overopt.fit import fit_form, fit_rl_shared_alpha
+    from overopt.metrics import bon
+    from overopt.models import RewardModel
+    from overopt.rm_eval import prompt_free_gap, reward_variance
+
+    assert bon_best_of_n is bon.best_of_n and kl_bon is bon.kl_bon
+    assert prompt_free_gap is PF.prompt_free_gap and reward_variance is V.reward_variance
+    assert callable(fit_form) and callable(fit_rl_shared_alpha) and hasattr(RewardModel, "scores")

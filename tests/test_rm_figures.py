@@ -4,13 +4,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from overopt import rm_figures, rm_tables
-from overopt.tables import REFERENCES
+from overopt import outputs, settings
+from overopt.figures import frames
+from overopt.figures.rm_style import _in_setting
+from overopt.tables import rm_eval as rm_tables
+from overopt.tables import summaries
 
 SETTING = {"policy": "small", "algorithm": "rloo", "kl_coef": 0.1, "rl_seed": 0}
 OTHER = {**SETTING, "kl_coef": 0.05}
 STEMS = ["acc_vs_ndr", "acc_vs_test_size", "variance_vs_gain", "flat_teacher", "prompt_free", "bt_vs_pfr",
          "report_card"]
+# the reference targets' identity (the registry's kinds and families): the gold RM and the flat teacher
+REFERENCES = {"gold": {"kind": "gold", "family": "gold"}, "gold_flat": {"kind": "reference", "family": "flat"}}
+PROXY = {"kind": "proxy", "family": "grid"}
 PF = ["pf_accuracy_true_prompt", "pf_accuracy_prompt_free", "pf_mean_abs_gap", "pf_mean_abs_swapped_gap",
       "pf_mean_abs_prompt_free"]
 
@@ -19,16 +25,16 @@ def _rm_eval(objectives, nan_outcomes: bool) -> pd.DataFrame:
     """rm_eval.csv's shape: proxies x objectives plus the two references, in two RL settings;
     with both objectives also the accuracy-vs-size and second-policy columns (else absent)."""
     rng = np.random.default_rng(0)
-    ident = [{"rm": f"{size}-d{data}-{obj}-s0", "rm_size": size, "params": params, "data_size": data,
+    ident = [{"rm": f"{size}-d{data}-{obj}-s0", **PROXY, "rm_size": size, "params": params, "data_size": data,
               "objective": obj, "seed": 0}
              for size, params in (("xs", 1608), ("s", 4752), ("m", 20000)) for data in (200, 600)
-             for obj in objectives] + [{"rm": rm, "rm_size": rm} for rm in REFERENCES]
+             for obj in objectives] + [{"rm": rm, **kind, "rm_size": rm} for rm, kind in REFERENCES.items()]
     frame = pd.DataFrame(ident)
     extra = ["acc_n50_mean", "acc_n50_sd", "acc_n200_mean", "acc_n200_sd", "variance_policy_large",
              "acc_policy_large"] if len(objectives) > 1 else []
     for col in [*rm_tables.METRICS, *PF, *extra]:
         frame[col] = rng.uniform(0.5, 1.0, len(frame))
-    frame.loc[frame["rm"].isin(REFERENCES), [c for c in frame if c.startswith("acc_")]] = 1.0
+    frame.loc[frame["rm"].isin(list(REFERENCES)), [c for c in frame if c.startswith("acc_")]] = 1.0
     frame.loc[0, "acc_adjacent"] = np.inf
     frame = frame.assign(bon_n=16, rl_step=20, rl_final_step=100)
     out = []
@@ -47,10 +53,11 @@ def _curves(rms) -> pd.DataFrame:
         for i, rm in enumerate(rms):
             for step in range(0, 101, 20):
                 kl = 0.05 * step
-                rows.append({"method": "rl", "rm": rm, **setting, "step": step, "kl": kl, "d": np.sqrt(kl),
+                rows.append({"method": "rl", "rm": rm, **REFERENCES.get(rm, PROXY), **setting, "step": step,
+                             "kl": kl, "d": np.sqrt(kl),
                              "gold": np.sqrt(kl) * (1 - 0.1 * i * np.sqrt(kl)), "proxy": np.sqrt(kl)})
-    rows.append({"method": "bon", "rm": "gold", "policy": "small", "n": 1, "kl": 0.0, "d": 0.0, "gold": 0.0,
-                 "proxy": 0.0})
+    rows.append({"method": "bon", "rm": "gold", **REFERENCES["gold"], "policy": "small", "n": 1, "kl": 0.0, "d": 0.0,
+                 "gold": 0.0, "proxy": 0.0})
     return pd.DataFrame(rows)
 
 
@@ -64,16 +71,16 @@ def _fits(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([bon, *rl], ignore_index=True)
 
 
-def _write(tmp_path, objectives, nan_outcomes: bool, curve_rms) -> list[str]:
+def _write(tmp_path, objectives, nan_outcomes: bool, curve_rms) -> dict[str, str]:
     frame = _rm_eval(objectives, nan_outcomes)
-    corr = rm_tables.correlation_table(frame, n_boot=20, level=0.9, seed=0)
-    card, predictors = rm_tables.report_card(frame, _fits(frame), SETTING, n_boot=20, level=0.9, seed=0)
+    corr = summaries.correlation_table(frame, n_boot=20, level=0.9, seed=0)
+    card, predictors = summaries.report_card(frame, _fits(frame), SETTING, n_boot=20, level=0.9, seed=0)
     tables = {"rm_eval": frame, "correlations": corr, "report_card": card, "predictors": predictors,
               "curves": _curves(curve_rms(frame))}
-    paths = []
+    paths = {}
     for name, t in tables.items():
-        paths.append(str(tmp_path / f"{name}.csv"))
-        t.to_csv(paths[-1], index=False)
+        paths[name] = str(tmp_path / f"{name}.csv")
+        t.to_csv(paths[name], index=False)
     return paths
 
 
@@ -88,18 +95,22 @@ def _check(out) -> None:
     (("bt", "pfr"), False, True),
     (("bt",), True, False),
 ], ids=["both-objectives", "bt-only-nan-outcomes-no-flat-run"])
-def test_make_all_writes_every_figure(tmp_path, objectives, nan_outcomes, flat_run):
+def test_draw_writes_every_figure(tmp_path, objectives, nan_outcomes, flat_run):
     def curve_rms(frame):
         return [rm for rm in frame["rm"].unique() if flat_run or rm != "gold_flat"]
 
     paths = _write(tmp_path, objectives, nan_outcomes, curve_rms)
     out = tmp_path / "figures"
-    rm_figures.make_all(*paths, str(out), SETTING)
+    frames.draw(paths, settings.Figures(names=STEMS, rl_algorithm="rloo", objective="bt", setting=SETTING), str(out))
     _check(out)
+
+
+def test_stems_are_the_rm_figures_of_the_registry():
+    assert [f.name for f in outputs.FIGURES if f.job == "rm_figures"] == STEMS
 
 
 def test_setting_matches_across_csv_types():
     """A CSV round trip turns seed 0 into 0.0 and the KL coefficient into a float: still the same setting."""
     frame = pd.DataFrame({"policy": ["small", "small", "large"], "algorithm": "rloo", "kl_coef": [0.1, 0.05, 0.1],
                           "rl_seed": [0.0, 0.0, 0.0]})
-    assert list(rm_figures._in_setting(frame, SETTING).index) == [0]
+    assert list(_in_setting(frame, SETTING).index) == [0]

@@ -7,19 +7,21 @@ import pytest
 import yaml
 from conftest import run_snakemake
 
+from overopt import targets
+
 pytestmark = pytest.mark.slow
 
 TABLE_COLUMNS = {
-    "rm_metrics": ["rm", "rm_size", "params", "data_size", "objective", "seed", "label_mode", "flip_rate",
+    "rm_metrics": ["rm", "kind", "family", "rm_size", "params", "data_size", "objective", "seed", "label_mode", "flip_rate",
                    "val_loss", "val_accuracy", "gold_accuracy"],
-    "curves": ["method", "rm", "rm_size", "params", "data_size", "seed", "policy", "n", "kl", "d", "gold", "proxy",
+    "curves": ["method", "rm", "kind", "family", "rm_size", "params", "data_size", "seed", "policy", "n", "kl", "d", "gold", "proxy",
                "algorithm", "kl_coef", "rl_seed", "step", "kl_k3", "length", "policy_params", "loss", "daa_beta",
                "daa_seed", "pairs", "epoch", "implicit_acc"],
     "fits": ["method", "rm", "params", "data_size", "policy", "curve", "form", "alpha", "beta", "alpha_ci_low",
              "alpha_ci_high", "beta_ci_low", "beta_ci_high", "d_star", "r_star", "rmse", "rmse_quadratic_kl",
              "rmse_rl_log1p", "extrap_cutoff", "extrap_rmse_out"],
     "scaling": ["method", "coefficient", "predictor", "group", "slope", "slope_ci_low", "slope_ci_high"],
-    "rm_eval": ["rm", "rm_size", "params", "data_size", "objective", "policy", "algorithm", "kl_coef", "rl_seed",
+    "rm_eval": ["rm", "kind", "family", "rm_size", "params", "data_size", "objective", "policy", "algorithm", "kl_coef", "rl_seed",
                 "acc_labeled", "acc_pool", "acc_best_worst", "acc_adjacent", "acc_budget_all_pairs", "acc_ood",
                 "spearman", "mrr", "ndcg", "ece", "variance", "pf_share", "bon_gold", "ndr_bon", "rl_gold_gain_step",
                 "rl_proxy_gain_step", "ndr_rl_step", "ndr_rl_kl", "ndr_rl_final"],
@@ -32,7 +34,8 @@ TABLE_COLUMNS = {
                   "ci_high", "n"],
 }
 FIGURES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients", "rl_by_rm_size", "rl_by_kl", "rl_gap_by_kl",
-           "rl_vs_bon", "rl_by_policy_size", "daa_by_loss"]
+           "rl_vs_bon", "rl_by_policy_size", "daa_by_loss", "acc_vs_ndr", "acc_vs_test_size", "variance_vs_gain",
+           "flat_teacher", "prompt_free", "bt_vs_pfr", "report_card"]
 
 
 def test_lint_is_clean(root, snakemake_bin):
@@ -62,9 +65,7 @@ def test_tables_have_documented_columns(tiny_run, table):
 
 
 def test_every_proxy_and_gold_has_rows(tiny_run, tiny_config):
-    from overopt import config as C
-
-    ids = {p["id"] for p in C.proxies(tiny_config)}
+    ids = {p["id"] for p in targets.proxies(tiny_config)}
     t = tiny_run / "results" / "tables"
     assert set(pd.read_csv(t / "rm_metrics.csv")["rm"]) == ids
     curves, fits = pd.read_csv(t / "curves.csv"), pd.read_csv(t / "fits.csv")
@@ -89,7 +90,7 @@ def test_every_proxy_and_gold_has_rows(tiny_run, tiny_config):
 
 def test_every_method_writes_rows(tiny_run, tiny_config):
     """PPO, RLOO (both policy sizes), DPO, IPO and hinge each leave their curves."""
-    from overopt import daa
+    from overopt.train import daa
 
     curves = pd.read_csv(tiny_run / "results" / "tables" / "curves.csv")
     rl = curves[curves.method == "rl"]
@@ -106,10 +107,9 @@ def test_every_method_writes_rows(tiny_run, tiny_config):
 
 
 def test_rm_evaluation_covers_every_proxy(tiny_run, tiny_config):
-    from overopt import config as C
-    from overopt import rm_tables
+    from overopt.tables import summaries
 
-    ids = {p["id"] for p in C.proxies(tiny_config)}
+    ids = {p["id"] for p in targets.proxies(tiny_config)}
     t = tiny_run / "results" / "tables"
     ev = pd.read_csv(t / "rm_eval.csv")
     assert set(ev["rm"]) == ids | {"gold", "gold_flat"}
@@ -132,7 +132,7 @@ def test_rm_evaluation_covers_every_proxy(tiny_run, tiny_config):
     assert set(pd.read_csv(t / "predictors.csv")["outcome"]) == {"ndr_bon", "rl_gold_gain_step", "ndr_rl_final"}
     heads = pd.read_csv(t / "headlines.csv")  # every question answered for the report setting
     first = heads[(heads.algorithm == "rloo") & (heads.policy == "small")]
-    assert set(first["headline"]) == {h[0] for h in rm_tables.HEADLINES} | {
+    assert set(first["headline"]) == {h[0] for h in summaries.HEADLINES} | {
         "flat teacher minus gold RM, RL gold gain at step", "pfr minus bt, OOD accuracy"}
     rho = first.loc[first.stat == "spearman", "value"]
     assert rho.notna().any() and rho.dropna().between(-1, 1).all()
@@ -143,9 +143,9 @@ def test_normalization_is_stored_with_each_rm(tiny_run, tiny_config):
 
     import numpy as np
 
-    for rm in ["gold", *[p["id"] for p in __import__("overopt.config").config.proxies(tiny_config)]]:
+    for rm in ["gold", *[p["id"] for p in targets.proxies(tiny_config)]]:
         norm = json.loads((tiny_run / "results" / "rms" / rm / "normalization.json").read_text())
-        scores = np.load(tiny_run / "results" / "bon" / "scores" / f"{rm}.npy")
+        scores = np.load(tiny_run / "results" / "reference" / "scores" / f"{rm}.npy")
         assert norm["scale"] > 0 and abs(scores.mean()) < 1e-9 and abs(scores.std(ddof=1) - 1) < 1e-9
 
 

@@ -1,73 +1,52 @@
-# Paths and helpers shared by every stage. Rules stay thin: inputs, outputs, one params dict.
+# What every stage shares: the target registry, the stage settings, the output registry, and
+# path helpers. Rules stay thin: inputs, outputs, one params dict (a stage's settings).
 from pathlib import Path
 
+from overopt import outputs, settings as stage_settings, targets as target_grid
+from overopt.config import path_number
+
 R = "results"
-PROXIES = study_config.proxies(config)
-PROXY_IDS = [p["id"] for p in PROXIES]
-TARGETS = ["gold", *PROXY_IDS]  # every RM a policy is optimized against
-FLAT, FLAT_FACTOR = "gold_flat", config["rm_eval"]["flat_factor"]  # Razin's accurate-but-flat teacher (RL only)
-RL_TARGETS = study_config.rl_targets(config) + ([FLAT] if FLAT_FACTOR else [])
-# the RL setting the report card and the RM-evaluation figures show: pi_init, the first
-# algorithm, the smallest KL coefficient and seed
-RM_SETTING = {
-    "policy": config["policy"]["name"],
-    "algorithm": config["rl"]["algorithms"][0],
-    "kl_coef": min(config["rl"]["kl_coefs"]),
-    "rl_seed": min(config["rl"]["seeds"]),
-}
+S = stage_settings.Stages(config)  # every job's settings, from the validated config
+T = S.targets  # the target registry: every RM optimized against or scored by
+OTHER_POLICIES = [p["name"] for p in config["policy"]["more_sizes"]]  # the policy-size axis
 RL_CURVES = [f"{R}/rl/{r['policy']}/{r['algo']}/{r['rm']}/kl{r['kl']}-s{r['seed']}.csv"
-             for r in study_config.rl_runs(config, RL_TARGETS)]
-DAA_PROXY = study_config.daa_proxy(config)
-DAA_CURVES = [f"{R}/daa/{r['loss']}/beta{r['beta']}-s{r['seed']}.csv" for r in study_config.daa_runs(config)]
+             for r in target_grid.rl_runs(config, [t.id for t in T.rl_targets])]
+DAA_PROXY = target_grid.daa_proxy(config)
+DAA_CURVES = [f"{R}/daa/{r['loss']}/beta{r['beta']}-s{r['seed']}.csv" for r in target_grid.daa_runs(config)]
 ENV_TORCH = "../../envs/torch.yaml"
 ENV_LIGHT = "../../envs/light.yaml"
 
-TABLES = expand(f"{R}/tables/{{t}}.csv",
-                t=["rm_metrics", "curves", "fits", "scaling", "rm_eval", "correlations", "report_card", "predictors",
-                    "headlines"])
-GAO = "Gao et al. 2022: scaling laws"  # report categories, one per paper
-RAFAILOV = "Rafailov et al. 2024: DAA over-optimization"
-FIGURE_PAPERS = {
-    "bon_by_rm_size": GAO,
-    "bon_by_data_size": GAO,
-    "bon_coefficients": GAO,
-    "rl_by_rm_size": GAO,
-    "rl_by_kl": GAO,
-    "rl_gap_by_kl": GAO,
-    "rl_vs_bon": GAO,
-    **({"rl_by_policy_size": GAO} if config["policy"]["more_sizes"] else {}),
-    **({"daa_by_loss": RAFAILOV} if DAA_CURVES else {}),
-}
-FIGURE_NAMES = list(FIGURE_PAPERS)
-RM_FIGURE_PAPERS = {
-    "acc_vs_ndr": "Wen et al. 2024: accuracy vs downstream",
-    "acc_vs_test_size": "Wen et al. 2024: accuracy vs downstream",
-    "variance_vs_gain": "Razin et al. 2025: reward variance",
-    "flat_teacher": "Razin et al. 2025: reward variance",
-    "prompt_free": "Mao et al. 2025: prompt-free reward",
-    "bt_vs_pfr": "Mao et al. 2025: prompt-free reward",
-    "report_card": "The RM report card",
-}
-RM_FIGURE_NAMES = list(RM_FIGURE_PAPERS)
-FIGURES = expand(f"{R}/figures/{{f}}.{{ext}}", f=FIGURE_NAMES + RM_FIGURE_NAMES, ext=["png", "pdf"])
 
-
-def figure(name, paper, caption=None):
-    """A figure's PNG as a report item (the PDF beside it is a plain output)."""
-    return report(f"{R}/figures/{name}.png", caption=f"../report/{caption or name}.rst", category=paper)
+def figure_outputs(job):
+    """A figure job's outputs from the output registry: each PNG as a report item, the PDFs."""
+    figs = outputs.figures(config, job)
+    return {"pngs": [report(f"{R}/figures/{f.name}.png", caption=f"../report/{f.name}.rst", category=f.paper)
+                     for f in figs],
+            "pdfs": [f"{R}/figures/{f.name}.pdf" for f in figs]}
 
 
 def table(name):
     return report(f"{R}/tables/{name}.csv", caption="../report/tables.rst", category="Tables")
 
 
+TABLES = [f"{R}/tables/{name}.csv" for name in outputs.TABLES]
+FIGURES = [f"{R}/figures/{f.name}.{ext}" for f in outputs.figures(config) for ext in ("png", "pdf")]
+
+
+def closed(values):
+    """A wildcard constraint that admits exactly these values."""
+    import re
+
+    return "|".join(re.escape(str(v)) for v in values)
+
+
 wildcard_constraints:
-    rm=r"gold|gold_flat|[A-Za-z0-9_]+-d\d+-[a-z]+-s\d+",
-    algo=r"[a-z]+",
-    policy=r"[A-Za-z0-9_]+",
-    loss=r"[a-z]+",
-    beta=r"[0-9.e-]+",
-    kl=r"[0-9.e-]+",
+    rm=T.wildcard(),
+    policy=closed(S.policies),
+    algo=closed(config["rl"]["algorithms"]),
+    loss=closed(config["daa"]["losses"] or ["none"]),
+    beta=closed(path_number(b) for b in config["daa"]["betas"]),
+    kl=closed(path_number(k) for k in config["rl"]["kl_coefs"]),
     seed=r"\d+",
 
 
@@ -79,33 +58,11 @@ def bench(rule, wc=""):
     return f"{R}/benchmarks/{rule}/{wc or rule}.tsv"
 
 
-def built(ref, default):
-    """A model's name_or_path: the config's (a folder or hub id), or the one built here."""
-    return ref or default
+def code(script):
+    """The package modules a rule's script imports, transitively: editing one reruns the rule."""
+    return deps.files(script)
 
 
 def local_input(ref):
     """Track a model or dataset as an input when it is a folder here, not a hub id."""
     return [ref] if ref and (Path(ref).exists() or ref.startswith(f"{R}/")) else []
-
-
-POLICY_REFS = {p["name"]: p.get("name_or_path") or f"{R}/world/policies/{p['name']}" for p in study_config.policies(config)}
-POLICY_SIZES = {p["name"]: p for p in study_config.policies(config)}
-POLICY = POLICY_REFS[config["policy"]["name"]]  # pi_init
-OTHER_POLICIES = [p["name"] for p in config["policy"]["more_sizes"]]  # the policy-size axis
-GOLD = built(config["gold"]["name_or_path"], f"{R}/rms/gold/model")
-
-
-def rm_path(rm):
-    return GOLD if rm in ("gold", FLAT) else f"{R}/rms/{rm}/model"
-
-
-def rm_norm(rm):
-    return f"{R}/rms/{'gold' if rm == FLAT else rm}/normalization.json"
-
-
-def pool_hp(policy, N, seed, split):
-    """Hyper-parameters of an extra sample pool (sample_pool.py): N samples per prompt of split."""
-    return {"policy": policy, "N": N, "response_len": config["response_len"],
-            "sample_batch_size": config["sample_batch_size"], "trust_remote_code": config["trust_remote_code"],
-            "seed": seed, "split": split}

@@ -1,17 +1,17 @@
-# Figures, from the tables only; registered in the Snakemake report with captions.
+# Figures, from the tables only, exactly those the output registry declares for this config;
+# registered in the Snakemake report with captions.
 
 
 rule figures:
     output:
-        pngs=[figure(name, paper) for name, paper in FIGURE_PAPERS.items()],
-        pdfs=expand(f"{R}/figures/{{f}}.pdf", f=FIGURE_NAMES),
+        **figure_outputs("figures"),
     input:
         curves=rules.curves.output[0],
         fits=rules.fits.output.fits,
         scaling=rules.fits.output.scaling,
-        code=deps.files("figures"),
+        code=code("figures"),
     params:
-        hp={"rl_algorithm": config["rl"]["algorithms"][0], "objective": config["proxy"]["objectives"][0]},
+        hp=S.figures([f.name for f in outputs.figures(config, "figures")]),
     log:
         log("figures"),
     benchmark:
@@ -23,3 +23,28 @@ rule figures:
         gpu=0,
     script:
         "../scripts/figures.py"
+
+
+rule rm_figures:
+    output:
+        **figure_outputs("rm_figures"),
+    input:
+        rm_eval=rules.rm_eval.output.rm_eval,
+        correlations=rules.rm_eval.output.correlations,
+        report_card=rules.rm_eval.output.report_card,
+        predictors=rules.rm_eval.output.predictors,
+        curves=rules.curves.output[0],
+        code=code("rm_figures"),
+    params:
+        hp=S.figures([f.name for f in outputs.figures(config, "rm_figures")]),
+    log:
+        log("rm_figures"),
+    benchmark:
+        bench("rm_figures")
+    conda:
+        ENV_LIGHT
+    threads: 1
+    resources:
+        gpu=0,
+    script:
+        "../scripts/rm_figures.py"

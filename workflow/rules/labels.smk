@@ -5,23 +5,13 @@ rule label_pairs:
     output:
         f"{R}/labels/pairs.csv",
     input:
-        policy=local_input(POLICY),
-        gold=local_input(GOLD),
-        gold_norm=f"{R}/rms/gold/normalization.json",
+        policy=local_input(S.pi_init),
+        gold=local_input(T.gold.model),
+        gold_norm=T.gold.norm,
         prompts=rules.prompts.output[0],
-        code=deps.files("labels"),
+        code=code("label_pairs"),
     params:
-        hp={
-            **config["labels"],
-            "policy": POLICY,
-            "gold": GOLD,
-            "n_train": max(config["proxy"]["data_sizes"]),
-            "response_len": config["response_len"],
-            "sample_batch_size": config["sample_batch_size"],
-            "score_batch_size": config["score_batch_size"],
-            "trust_remote_code": config["trust_remote_code"],
-            "seed": config["seed"] + 5,
-        },
+        hp=S.labels(),
     log:
         log("label_pairs"),
     benchmark:

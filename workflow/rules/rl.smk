@@ -1,37 +1,23 @@
-# RL from pi_init against every target RM (gold and each proxy), per algorithm, KL coefficient
-# and seed, with evaluation checkpoints along the run; the policy-size axis against its targets.
+# RL from pi_init against every RL target of the registry (gold, the proxies of rl.objectives,
+# the reference teachers), per algorithm, KL coefficient and seed, evaluated along the run; the
+# policy-size axis against its own targets.
 
 
 rule train_rl:
     output:
         f"{R}/rl/{{policy}}/{{algo}}/{{rm}}/kl{{kl}}-s{{seed}}.csv",
     input:
-        policy=lambda wc: local_input(POLICY_REFS[wc.policy]),
-        target=lambda wc: local_input(rm_path(wc.rm)),
-        target_norm=lambda wc: rm_norm(wc.rm),
-        gold=local_input(GOLD),
-        gold_norm=f"{R}/rms/gold/normalization.json",
-        meta=lambda wc: rm_norm(wc.rm) if wc.rm in ("gold", FLAT) else f"{R}/rms/{wc.rm}/metrics.json",
+        policy=lambda wc: local_input(S.policy_ref(wc.policy)),
+        target=lambda wc: local_input(T[wc.rm].model),
+        target_norm=lambda wc: T[wc.rm].norm,
+        meta=lambda wc: T[wc.rm].meta,
+        gold=local_input(T.gold.model),
+        gold_norm=T.gold.norm,
         prompts=rules.prompts.output[0],
-        code=deps.files("rl", "tables"),
+        code=code("train_rl"),
     params:
-        hp=lambda wc: {
-            **{k: v for k, v in config["rl"].items()
-               if k not in ("algorithms", "kl_coefs", "seeds", "objectives", "train")},  # the grid is in the path
-            **config["rl"]["train"],
-            "algorithm": wc.algo,
-            "kl_coef": float(wc.kl),
-            "seed": int(wc.seed),
-            "policy": POLICY_REFS[wc.policy],
-            "policy_name": wc.policy,
-            "target": rm_path(wc.rm),
-            "gold": GOLD,
-            "response_len": config["response_len"],
-            "score_batch_size": config["score_batch_size"],
-            "trust_remote_code": config["trust_remote_code"],
-            "study_seed": config["seed"],
-            **({"flat_factor": FLAT_FACTOR} if wc.rm == FLAT else {}),
-        },
+        hp=lambda wc: S.rl(wc.policy, wc.algo, wc.rm, wc.kl, wc.seed),
+        identity=lambda wc: T.references(config["seed"]).get(wc.rm, {}).get("identity"),
         checkpoints=lambda wc: f"{R}/checkpoints/train_rl/{wc.policy}-{wc.algo}-{wc.rm}-kl{wc.kl}-s{wc.seed}",
     log:
         log("train_rl", "{policy}-{algo}-{rm}-kl{kl}-s{seed}"),

@@ -8,11 +8,11 @@ rule sample_ood:
     output:
         f"{R}/rm_eval/ood_pool.csv",
     input:
-        policy=local_input(POLICY),
+        policy=local_input(S.pi_init),
         prompts=rules.prompts.output[0],
-        code=deps.files("pool"),
+        code=code("sample_pool"),
     params:
-        hp=pool_hp(POLICY, config["rm_eval"]["ood_samples"], config["seed"] + 7, "ood"),
+        hp=S.pool(config["policy"]["name"], config["rm_eval"]["ood_samples"], 7, "ood"),
     log:
         log("sample_ood"),
     benchmark:
@@ -32,11 +32,11 @@ rule sample_policy_pool:
     output:
         f"{R}/rm_eval/policy_pools/{{policy}}.csv",
     input:
-        policy=lambda wc: local_input(POLICY_REFS[wc.policy]),
+        policy=lambda wc: local_input(S.policy_ref(wc.policy)),
         prompts=rules.prompts.output[0],
-        code=deps.files("pool"),
+        code=code("sample_pool"),
     params:
-        hp=lambda wc: pool_hp(POLICY_REFS[wc.policy], config["rm_eval"]["k"], config["seed"] + 11, "eval"),
+        hp=lambda wc: S.pool(wc.policy, config["rm_eval"]["k"], 11, "eval"),
     log:
         log("sample_policy_pool", "{policy}"),
     benchmark:
@@ -51,25 +51,20 @@ rule sample_policy_pool:
 
 
 rule score_eval:
+    wildcard_constraints:
+        rm=T.wildcard(T.scored),
     output:
         f"{R}/rm_eval/scores/{{rm}}.npz",
     input:
-        rm=lambda wc: local_input(rm_path(wc.rm)),
-        norm=f"{R}/rms/{{rm}}/normalization.json",
+        rm=lambda wc: local_input(T[wc.rm].model),
+        norm=lambda wc: T[wc.rm].norm,
         pool=rules.sample_pool.output[0],
         ood=rules.sample_ood.output[0],
         policy_pools=expand(f"{R}/rm_eval/policy_pools/{{policy}}.csv", policy=OTHER_POLICIES),
         prompts=rules.prompts.output[0],
-        code=deps.files("pool"),
+        code=code("score_eval"),
     params:
-        hp=lambda wc: {
-            "rm": rm_path(wc.rm),
-            "policies": OTHER_POLICIES,
-            "swap_prompts": config["rm_eval"]["swap_prompts"],
-            "swaps": config["rm_eval"]["swaps"],
-            "score_batch_size": config["score_batch_size"],
-            "trust_remote_code": config["trust_remote_code"],
-        },
+        hp=lambda wc: S.extra_scores(wc.rm, OTHER_POLICIES),
     log:
         log("score_eval", "{rm}"),
     benchmark:
@@ -91,20 +86,16 @@ rule rm_eval:
         predictors=table("predictors"),
         headlines=table("headlines"),
     input:
-        pool=expand(f"{R}/bon/scores/{{rm}}.npy", rm=TARGETS),
-        extra=expand(f"{R}/rm_eval/scores/{{rm}}.npz", rm=TARGETS),
+        pool=[f"{R}/reference/scores/{t.id}.npy" for t in T.scored],
+        extra=[f"{R}/rm_eval/scores/{t.id}.npz" for t in T.scored],
         meta=rules.rm_metrics.output[0],
+        gold_meta=T.gold.meta,
         curves=rules.curves.output[0],
         fits=rules.fits.output.fits,
         prompts=rules.prompts.output[0],
-        code=deps.files("rm_tables"),
+        code=code("rm_eval"),
     params:
-        hp={
-            **{k: v for k, v in config["rm_eval"].items() if k not in ("ood_samples", "swap_prompts", "swaps")},
-            "level": config["fit"]["level"],
-            "setting": RM_SETTING,
-            "seed": config["seed"],
-        },
+        hp=S.rm_eval(),
     log:
         log("rm_eval"),
     benchmark:
@@ -116,29 +107,3 @@ rule rm_eval:
         gpu=0,
     script:
         "../scripts/rm_eval.py"
-
-
-rule rm_figures:
-    output:
-        pngs=[figure(name, paper) for name, paper in RM_FIGURE_PAPERS.items()],
-        pdfs=expand(f"{R}/figures/{{f}}.pdf", f=RM_FIGURE_NAMES),
-    input:
-        rm_eval=rules.rm_eval.output.rm_eval,
-        correlations=rules.rm_eval.output.correlations,
-        report_card=rules.rm_eval.output.report_card,
-        predictors=rules.rm_eval.output.predictors,
-        curves=rules.curves.output[0],
-        code=deps.files("rm_figures"),
-    params:
-        hp={"setting": RM_SETTING},
-    log:
-        log("rm_figures"),
-    benchmark:
-        bench("rm_figures")
-    conda:
-        ENV_LIGHT
-    threads: 1
-    resources:
-        gpu=0,
-    script:
-        "../scripts/rm_figures.py"

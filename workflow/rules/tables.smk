@@ -5,8 +5,8 @@ rule rm_metrics:
     output:
         table("rm_metrics"),
     input:
-        metrics=expand(f"{R}/rms/{{rm}}/metrics.json", rm=PROXY_IDS),
-        code=deps.files("tables"),
+        metrics=[t.meta for t in T.proxies],
+        code=code("rm_metrics"),
     log:
         log("rm_metrics"),
     benchmark:
@@ -25,7 +25,9 @@ rule curves:
         table("curves"),
     input:
         curves=[rules.bon_curves.output[0], *RL_CURVES, *DAA_CURVES],
-        code=deps.files("tables"),
+        code=code("curves"),
+    params:
+        hp=S.curves(),
     log:
         log("curves"),
     benchmark:
@@ -45,9 +47,9 @@ rule fits:
         scaling=table("scaling"),
     input:
         curves=rules.curves.output[0],
-        code=deps.files("fit"),
+        code=code("fits"),
     params:
-        hp=config["fit"],
+        hp=S.fit(),
     log:
         log("fits"),
     benchmark:

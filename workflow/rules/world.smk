@@ -1,4 +1,5 @@
-# The embedded world: tokenizer, prompt splits, pi_init and the gold RM, built offline.
+# The world: prompt splits, the embedded language's tokenizer and corpus, the policies and the
+# gold RM (built offline here, or given by name_or_path).
 
 
 rule prompts:
@@ -6,9 +7,9 @@ rule prompts:
         f"{R}/world/prompts.csv",
     input:
         data=local_input(config["world"]["prompt_dataset"]["name_or_path"] or ""),
-        code=deps.files("world"),
+        code=code("prompts"),
     params:
-        hp={"world": config["world"], "seed": config["seed"]},
+        hp=S.prompts(),
     log:
         log("prompts"),
     benchmark:
@@ -27,9 +28,9 @@ rule world:
         tokenizer=directory(f"{R}/world/tokenizer"),
         corpus=f"{R}/world/policy_corpus.csv",
     input:
-        code=deps.files("world"),
+        code=code("world"),
     params:
-        hp={"world": config["world"], "response_len": config["response_len"], "seed": config["seed"]},
+        hp=S.world(),
     log:
         log("world"),
     benchmark:
@@ -44,13 +45,16 @@ rule world:
 
 
 rule gold_rm:
+    """The gold RM (the seeded random teacher, or the configured model) and its identity row."""
     output:
-        directory(f"{R}/rms/gold/model"),
+        meta=T.gold.meta,
+        **({} if config["gold"]["name_or_path"] else {"model": directory(T.gold.model)}),
     input:
-        tokenizer=rules.world.output.tokenizer,
-        code=deps.files("world"),
+        **({} if config["gold"]["name_or_path"] else {"tokenizer": rules.world.output.tokenizer}),
+        gold=local_input(config["gold"]["name_or_path"]),
+        code=code("gold_rm"),
     params:
-        hp={"gold": config["gold"], "n_positions": study_config.n_positions(config), "seed": config["seed"] + 3},
+        hp=S.gold(),
     log:
         log("gold_rm"),
     benchmark:
@@ -70,14 +74,9 @@ rule train_policy:
     input:
         corpus=rules.world.output.corpus,
         tokenizer=rules.world.output.tokenizer,
-        code=deps.files("policy_train"),
+        code=code("train_policy"),
     params:
-        hp=lambda wc: {
-            "arch": POLICY_SIZES[wc.policy]["arch"],
-            "train": config["policy"]["train"],
-            "n_positions": study_config.n_positions(config),
-            "seed": config["seed"] + 4,
-        },
+        hp=lambda wc: S.policy(wc.policy),
     log:
         log("train_policy", "{policy}"),
     benchmark:

@@ -1,10 +1,11 @@
-"""Thin adapter: every figure, from the tables."""
+"""Thin adapter: the study's figures the output registry declares, from the tables."""
 import _package  # noqa: F401  (puts overopt on sys.path)
 from pathlib import Path
 
-from overopt import figures, runtime
+from overopt import runtime, settings
+from overopt.figures import frames
 
+s = settings.Figures(**snakemake.params.hp)
 runtime.job(snakemake, 0)
-figures.make_all(snakemake.input.curves, snakemake.input.fits, snakemake.input.scaling,
-                 str(Path(snakemake.output[0]).parent), snakemake.params.hp["rl_algorithm"],
-                 snakemake.params.hp["objective"])
+i = snakemake.input
+frames.draw({"curves": i.curves, "fits": i.fits, "scaling": i.scaling}, s, str(Path(snakemake.output.pdfs[0]).parent))

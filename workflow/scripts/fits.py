@@ -2,11 +2,10 @@
 import _package  # noqa: F401  (puts overopt on sys.path)
 import pandas as pd
 
-from overopt import fit, runtime, tables
+from overopt import fit, runtime, settings
 
-hp = snakemake.params.hp
+s = settings.Fit(**snakemake.params.hp)
 runtime.job(snakemake, 0)
-fits = fit.fits_table(pd.read_csv(snakemake.input.curves), hp["level"], hp["min_n"], hp["extrapolate_from"])
+fits = fit.fits_table(pd.read_csv(snakemake.input.curves), s.level, s.min_n, s.extrapolate_from)
 fits.to_csv(snakemake.output.fits, index=False)
-per_run = fits[~fits["rm"].isin(tables.REFERENCES) & (fits["form"] != "rl_joint")]
-fit.scaling_table(per_run, hp["level"]).to_csv(snakemake.output.scaling, index=False)
+fit.scaling_table(fit.per_proxy_runs(fits), s.level).to_csv(snakemake.output.scaling, index=False)

@@ -1,7 +1,8 @@
-"""Thin adapter: the seeded random teacher reward model (the gold RM)."""
+"""Thin adapter: the gold RM (built here, or the configured model) and its identity row."""
 import _package  # noqa: F401  (puts overopt on sys.path)
-from overopt import runtime, world
+from overopt import runtime, settings
+from overopt.world import gold
 
-hp = snakemake.params.hp
-runtime.job(snakemake, hp["seed"])
-world.save_gold(hp["gold"], snakemake.input.tokenizer, hp["n_positions"], hp["seed"], snakemake.output[0])
+s = settings.Gold(**snakemake.params.hp)
+runtime.job(snakemake, s.seed)
+gold.gold_stage(s, snakemake.input.get("tokenizer"), snakemake.output.meta, snakemake.output.get("model"))

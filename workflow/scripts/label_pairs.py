@@ -1,9 +1,8 @@
 """Thin adapter: gold-labeled pairs from pi_init samples."""
 import _package  # noqa: F401  (puts overopt on sys.path)
-from overopt import labels, runtime
+from overopt import runtime, settings
+from overopt.data import labels
 
-hp = snakemake.params.hp
-runtime.job(snakemake, hp["seed"])
-labels.make_pairs(hp["policy"], hp["gold"], snakemake.input.gold_norm, snakemake.input.prompts, hp["n_train"],
-                  hp["heldout"], hp["mode"], hp["flip_rate"], hp["response_len"], hp["sample_batch_size"],
-                  hp["score_batch_size"], hp["seed"], snakemake.output[0], hp["trust_remote_code"])
+s = settings.Labels(**snakemake.params.hp)
+runtime.job(snakemake, s.seed)
+labels.make_pairs(s, snakemake.input.gold_norm, snakemake.input.prompts, snakemake.output[0])

@@ -1,7 +1,8 @@
 """Thin adapter: the prompt splits (embedded language or a prompt dataset)."""
 import _package  # noqa: F401  (puts overopt on sys.path)
-from overopt import runtime, world
+from overopt import runtime, settings
+from overopt.world import prompts
 
-hp = snakemake.params.hp
-runtime.job(snakemake, hp["seed"])
-world.write_prompts(hp["world"], hp["seed"], snakemake.output[0])
+s = settings.Prompts(**snakemake.params.hp)
+runtime.job(snakemake, s.seed)
+prompts.write_prompts(s.world, s.seed, snakemake.output[0])

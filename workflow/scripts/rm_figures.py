@@ -1,10 +1,12 @@
-"""Thin adapter: the RM-evaluation figures, from the tables."""
+"""Thin adapter: the RM-evaluation figures the output registry declares, from the tables."""
 import _package  # noqa: F401  (puts overopt on sys.path)
 from pathlib import Path
 
-from overopt import rm_figures, runtime
+from overopt import runtime, settings
+from overopt.figures import frames
 
+s = settings.Figures(**snakemake.params.hp)
 runtime.job(snakemake, 0)
 i = snakemake.input
-rm_figures.make_all(i.rm_eval, i.correlations, i.report_card, i.predictors, i.curves,
-                    str(Path(snakemake.output.pdfs[0]).parent), snakemake.params.hp["setting"])
+frames.draw({k: i[k] for k in ("rm_eval", "correlations", "report_card", "predictors", "curves")}, s,
+            str(Path(snakemake.output.pdfs[0]).parent))

@@ -1,8 +1,8 @@
-"""Thin adapter: a pool of N samples per prompt of one split (BoN: eval, generated once; RM evaluation: ood)."""
+"""Thin adapter: a pool of N samples per prompt of one split (the reference pool, the OOD pool, another policy's)."""
 import _package  # noqa: F401  (puts overopt on sys.path)
-from overopt import pool, runtime
+from overopt import runtime, settings
+from overopt.data import reference
 
-hp = snakemake.params.hp
-runtime.job(snakemake, hp["seed"])
-pool.sample_pool(hp["policy"], snakemake.input.prompts, hp["N"], hp["response_len"], hp["sample_batch_size"],
-                 hp["seed"], snakemake.output[0], hp["trust_remote_code"], hp.get("split", "eval"))
+s = settings.Pool(**snakemake.params.hp)
+runtime.job(snakemake, s.seed)
+reference.sample_pool(s, snakemake.input.prompts, snakemake.output[0])

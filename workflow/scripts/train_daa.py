@@ -1,12 +1,13 @@
-"""Thin adapter: one direct-alignment run; its rows carry the scored proxy's identity and the run's settings."""
+"""Thin adapter: one direct-alignment run; its rows carry the scoring proxy's identity and the run's settings."""
 import _package  # noqa: F401  (puts overopt on sys.path)
-from overopt import daa, runtime, tables
+from overopt import runtime, settings
+from overopt.tables import curves
+from overopt.train import daa
 
-hp = snakemake.params.hp
-runtime.job(snakemake, hp["seed"])
-rows = daa.train_daa(hp["policy"], snakemake.input.pairs, hp["gold"], snakemake.input.gold_norm, hp["proxy"],
-                     snakemake.input.proxy_norm, snakemake.input.prompts, hp["loss"], hp["beta"], hp["seed"], hp,
-                     hp["data_size"], hp["response_len"], hp["score_batch_size"], hp["trust_remote_code"],
-                     snakemake.params.checkpoints, snakemake.config["checkpoint_steps"])
-tables.tag(rows, "daa", tables.proxy_meta(snakemake.input.meta), policy=hp["policy_name"], loss=hp["loss"],
-           daa_beta=hp["beta"], daa_seed=hp["seed"], pairs=hp["data_size"]).to_csv(snakemake.output[0], index=False)
+s = settings.DAA(**snakemake.params.hp)
+runtime.job(snakemake, s.seed)
+i = snakemake.input
+rows = daa.train_daa(s, i.pairs, i.gold_norm, i.proxy_norm, i.prompts, snakemake.params.checkpoints,
+                     snakemake.config["checkpoint_steps"])
+curves.tag(rows, "daa", curves.target_meta(i.meta), policy=s.policy_name, loss=s.loss, daa_beta=s.beta,
+           daa_seed=s.seed, pairs=s.data_size).to_csv(snakemake.output[0], index=False)

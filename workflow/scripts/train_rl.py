@@ -1,16 +1,13 @@
-"""Thin adapter: one RL run; its evaluation rows carry the target RM's identity and the run's settings."""
+"""Thin adapter: one RL run; its evaluation rows carry the target's identity and the run's settings."""
 import _package  # noqa: F401  (puts overopt on sys.path)
-from overopt import rl, runtime, tables
+from overopt import runtime, settings
+from overopt.tables import curves
+from overopt.train import rl
 
-hp = snakemake.params.hp
-runtime.job(snakemake, hp["seed"])
-rm = snakemake.wildcards.rm
-meta = (tables.gold_meta(snakemake.input.meta, hp["study_seed"], rm) if rm in tables.REFERENCES
-        else tables.proxy_meta(snakemake.input.meta))
-rows = rl.train_rl(hp["policy"], hp["target"], snakemake.input.target_norm, hp["gold"], snakemake.input.gold_norm,
-                   snakemake.input.prompts, hp["algorithm"], hp["kl_coef"], hp["seed"], hp, hp["response_len"],
-                   hp["score_batch_size"], hp["trust_remote_code"], snakemake.params.checkpoints,
-                   snakemake.config["checkpoint_steps"], hp.get("flat_factor"))
-tables.tag(rows, "rl", meta, policy=hp["policy_name"], algorithm=hp["algorithm"], kl_coef=hp["kl_coef"],
-           rl_seed=hp["seed"]).to_csv(
-    snakemake.output[0], index=False)
+s = settings.RL(**snakemake.params.hp)
+runtime.job(snakemake, s.seed)
+rows = rl.train_rl(s, snakemake.input.target_norm, snakemake.input.gold_norm, snakemake.input.prompts,
+                   snakemake.params.checkpoints, snakemake.config["checkpoint_steps"])
+meta = curves.target_meta(snakemake.input.meta, snakemake.params.identity)
+curves.tag(rows, "rl", meta, policy=s.policy_name, algorithm=s.algorithm, kl_coef=s.kl_coef,
+           rl_seed=s.seed).to_csv(snakemake.output[0], index=False)

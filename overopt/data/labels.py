@@ -1,6 +1,6 @@
 """Gold labeling: pairs of pi_init responses on RM-training prompts, labeled by the gold RM.
 
-Modes (STUDY.md 2.2): ``hard`` (higher gold wins), ``bt`` (winner drawn with
+Modes (docs/science.md 3.3): ``hard`` (higher gold wins), ``bt`` (winner drawn with
 P = sigmoid(gold_a - gold_b), gold in normalized units) and a label-flip rate on top.
 Pairs are split into ``train`` (the first rows, nested: a data size k uses the first k) and
 ``heldout`` for accuracy.
@@ -51,19 +51,18 @@ def label_pairs(prompts: pd.DataFrame, responses: pd.DataFrame, gold: np.ndarray
     return out
 
 
-def make_pairs(policy: str, gold_path: str, gold_norm: str, prompts_csv: str, n_train: int, n_heldout: int,
-               mode: str, flip_rate: float, max_new_tokens: int, sample_batch: int, score_batch: int,
-               seed: int, out_csv: str, trust_remote_code: bool = False) -> None:
-    """Sample two pi_init responses per RM-training prompt, score with gold, label, save."""
+def make_pairs(s, gold_norm: str, prompts_csv: str, out_csv: str) -> None:
+    """Sample two pi_init responses per RM-training prompt, score with gold, label, save
+    (``settings.Labels``)."""
     from overopt.models import RewardModel, load_policy
-    from overopt.pool import eval_prompts
-    from overopt.sampling import sample_responses
+    from overopt.data.splits import eval_prompts
+    from overopt.data.sampling import sample_responses
 
-    prompts = eval_prompts(prompts_csv, "rm_train").head(n_train + n_heldout)
-    model, tok = load_policy(policy, trust_remote_code)
-    resp = sample_responses(model, tok, prompts["prompt"].tolist(), 2, max_new_tokens, sample_batch, seed,
+    prompts = eval_prompts(prompts_csv, "rm_train").head(s.n_train + s.heldout)
+    model, tok = load_policy(s.policy, s.trust_remote_code)
+    resp = sample_responses(model, tok, prompts["prompt"].tolist(), 2, s.response_len, s.sample_batch_size, s.seed,
                             progress="pair samples")
-    gold = RewardModel.load(gold_path, gold_norm, trust_remote_code, score_batch)
+    gold = RewardModel.load(s.gold, gold_norm, s.trust_remote_code, s.score_batch_size)
     g = gold.scores(prompts["prompt"].to_numpy()[resp["prompt_idx"]].tolist(), resp["response"].tolist(),
                     progress="gold scores")
-    label_pairs(prompts, resp, g, mode, flip_rate, n_train, seed + 1).to_csv(out_csv, index=False)
+    label_pairs(prompts, resp, g, s.mode, s.flip_rate, s.n_train, s.seed + 1).to_csv(out_csv, index=False)

@@ -1,4 +1,4 @@
-"""KL(pi || pi_init) of sequences, estimated from samples of pi (STUDY.md 3.2).
+"""KL(pi || pi_init) of sequences, estimated from samples of pi (docs/science.md 4.3).
 
 For a response y ~ pi(.|x) with per-token log ratios l_t = log pi(y_t|x,y_<t) - log pi_init(y_t|x,y_<t),
 the sequence log ratio is L = sum_t l_t and

@@ -1,56 +1,14 @@
-"""Figures, drawn from the tables only (STUDY.md section 5). Each is saved as PNG and PDF."""
+"""Gao et al. 2022's figures (best-of-n and RL against proxies, coefficients, KL penalty, RL
+vs BoN, policy size) and Rafailov et al. 2024's DAA panels.
+"""
 from __future__ import annotations
-
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
 from overopt.fit import predict  # noqa: E402
-from overopt.tables import REFERENCES  # noqa: E402
-
-D_LABEL = r"$d=\sqrt{\mathrm{KL}(\pi\,\|\,\pi_{\mathrm{init}})}$  [$\sqrt{\mathrm{nats}}$]"
-Y_LABEL = "score vs $\\pi_{init}$  [gold-RM std units]"
-
-
-def save(fig, stem: str | Path) -> None:
-    fig.savefig(f"{stem}.png", dpi=150, bbox_inches="tight")
-    fig.savefig(f"{stem}.pdf", bbox_inches="tight")
-    plt.close(fig)
-
-
-def _panel(ax, title: str) -> None:
-    ax.set_title(title)
-    ax.set_xlabel(D_LABEL)
-    ax.axhline(0, color="grey", lw=0.5)
-
-
-def _finish(fig, axes, ylabel: str, legend_title: str | None, title: str, stem, fontsize: int = 7) -> None:
-    """Y label on the first panel, legend on the last, title, save."""
-    axes[0][0].set_ylabel(ylabel)
-    axes[0][-1].legend(fontsize=fontsize, title=legend_title, title_fontsize=7)
-    fig.suptitle(title)
-    save(fig, stem)
-
-
-def _seed_mean(df: pd.DataFrame, by: list[str], cols: list[str]) -> pd.DataFrame:
-    return df.groupby(by, dropna=False, as_index=False)[cols].mean()
-
-
-def _size_order(df: pd.DataFrame) -> list[str]:
-    return list(df.sort_values("params")["rm_size"].drop_duplicates())
-
-
-def _label(col: str, v) -> str:
-    if col == "data_size":
-        return f"{int(v):,} pairs"
-    if col == "kl_coef":
-        return f"KL coef {v:g}"
-    return str(v)
+from overopt.targets import GOLD, PROXY, REFERENCE
+from overopt.figures.layout import _panel_row, Y_LABEL, _finish, _label, _panel, _relative, _seed_mean, _size_order, save
 
 
 def score_panels(curves: pd.DataFrame, fits: pd.DataFrame, method: str, panel: str, line: str, stem: str | Path,
@@ -63,15 +21,14 @@ def score_panels(curves: pd.DataFrame, fits: pd.DataFrame, method: str, panel: s
     c, f = curves[curves["method"] == method], fits[(fits["method"] == method) & (fits["curve"] == "gold")]
     for col, v in (where or {}).items():
         c, f = c[c[col] == v], f[f[col] == v]
-    gold = c[c["rm"] == "gold"]
-    c, f = c[c["rm"] != "gold"], f[f["rm"] != "gold"]
+    gold = c[c["kind"] == GOLD]
+    c, f = c[c["kind"] == PROXY], f[f["kind"] == PROXY]
     group = ["rm_size", "params", "data_size"] + (["kl_coef"] if "kl_coef" in (panel, line) else [])
     pc = _seed_mean(c, [*group, x], ["d", "gold", "proxy"])
     fm = _seed_mean(f, group, ["alpha", "beta"])
     panels = _size_order(pc) if panel == "rm_size" else sorted(pc[panel].unique())
     lines = _size_order(pc) if line == "rm_size" else sorted(pc[line].unique())
-    colors = plt.cm.viridis(np.linspace(0.05, 0.9, len(lines)))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), sharey=True, squeeze=False)
+    fig, axes, colors = _panel_row(len(panels), len(lines))
     for ax, pv in zip(axes[0], panels):
         for col, lv in zip(colors, lines):
             s = pc[(pc[panel] == pv) & (pc[line] == lv)].sort_values(x)
@@ -94,7 +51,7 @@ def score_panels(curves: pd.DataFrame, fits: pd.DataFrame, method: str, panel: s
 def coefficients(fits: pd.DataFrame, scaling: pd.DataFrame, stem: str | Path) -> None:
     """Fitted alpha and beta (with 95% CIs) vs proxy-RM parameters, per data size, with the
     log-linear fits of the scaling table (Gao Fig. 3)."""
-    f = fits[(fits["method"] == "bon") & (fits["curve"] == "gold") & (fits["rm"] != "gold")]
+    f = fits[(fits["method"] == "bon") & (fits["curve"] == "gold") & (fits["kind"] == PROXY)]
     s = scaling[(scaling["method"] == "bon") & (scaling["curve"] == "gold")
                 & (scaling["predictor"] == "log10_params") & (scaling["within"] == "data_size")]
     sizes = sorted(f["data_size"].unique())
@@ -118,20 +75,12 @@ def coefficients(fits: pd.DataFrame, scaling: pd.DataFrame, stem: str | Path) ->
     save(fig, stem)
 
 
-def _relative(c: pd.DataFrame, by: list[str], order: str) -> pd.DataFrame:
-    """Seed-averaged curves with gold and proxy measured from each curve's pi_init point."""
-    m = _seed_mean(c, [*by, order], ["d", "gold", "proxy"]).sort_values([*by, order])
-    first = m.groupby(by, dropna=False)[["gold", "proxy"]].transform("first")
-    return m.assign(gold=m["gold"] - first["gold"], proxy=m["proxy"] - first["proxy"])
-
-
 def gap_by_kl(rl: pd.DataFrame, stem: str | Path, title: str) -> None:
     """Proxy minus gold gain vs d, one panel per proxy size, one colour per KL coefficient:
     Gao's claim is that a KL penalty does not close the gap at equal d."""
-    r = _relative(rl[rl["rm"] != "gold"], ["rm_size", "params", "kl_coef"], "step")
+    r = _relative(rl[rl["kind"] == PROXY], ["rm_size", "params", "kl_coef"], "step")
     sizes, kls = _size_order(r), sorted(r["kl_coef"].unique())
-    colors = plt.cm.viridis(np.linspace(0.05, 0.9, len(kls)))
-    fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.6), sharey=True, squeeze=False)
+    fig, axes, colors = _panel_row(len(sizes), len(kls), height=3.6)
     for ax, size in zip(axes[0], sizes):
         for col, kl in zip(colors, kls):
             s = r[(r["rm_size"] == size) & (r["kl_coef"] == kl)]
@@ -148,8 +97,7 @@ def daa_panels(daa: pd.DataFrame, fits: pd.DataFrame, stem: str | Path) -> None:
     r = _relative(daa, key, "step").merge(_seed_mean(daa, [*key, "step"], ["epoch"]), on=[*key, "step"])
     fm = _seed_mean(fits[(fits["method"] == "daa") & (fits["curve"] == "gold")], key, ["alpha", "beta"])
     losses, betas = sorted(r["loss"].unique()), sorted(r["daa_beta"].unique())
-    colors = plt.cm.plasma(np.linspace(0.05, 0.8, len(betas)))
-    fig, axes = plt.subplots(1, len(losses), figsize=(4.2 * len(losses), 3.8), sharey=True, squeeze=False)
+    fig, axes, colors = _panel_row(len(losses), len(betas), plt.cm.plasma, span=(0.05, 0.8))
     for ax, loss in zip(axes[0], losses):
         for col, b in zip(colors, betas):
             s = r[(r["loss"] == loss) & (r["daa_beta"] == b)]
@@ -171,11 +119,10 @@ def daa_panels(daa: pd.DataFrame, fits: pd.DataFrame, stem: str | Path) -> None:
 def rl_vs_bon(bon: pd.DataFrame, rl: pd.DataFrame, stem: str | Path, title: str) -> None:
     """Gold gain vs proxy gain for RL and BoN against the same proxies (Gao Fig. 8): at equal
     proxy gain, which method keeps more gold."""
-    b = _relative(bon[bon["rm"] != "gold"], ["rm_size", "params", "data_size"], "n")
-    r = _relative(rl[rl["rm"] != "gold"], ["rm_size", "params", "data_size"], "step")
+    b = _relative(bon[bon["kind"] == PROXY], ["rm_size", "params", "data_size"], "n")
+    r = _relative(rl[rl["kind"] == PROXY], ["rm_size", "params", "data_size"], "step")
     sizes, data = _size_order(r), sorted(r["data_size"].unique())
-    colors = plt.cm.viridis(np.linspace(0.05, 0.9, len(data)))
-    fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.8), sharey=True, squeeze=False)
+    fig, axes, colors = _panel_row(len(sizes), len(data))
     for ax, size in zip(axes[0], sizes):
         for col, ds in zip(colors, data):
             for frame, style, method in ((r, "-o", "RL"), (b, "--s", "BoN")):
@@ -190,58 +137,98 @@ def by_policy(rl: pd.DataFrame, stem: str | Path, title: str) -> None:
     """Gold (solid) and proxy (dashed) gain vs d per policy size, one panel per target RM run
     with every policy size: does a larger policy over-optimize less."""
     shared = rl.groupby("rm")["policy"].nunique()
-    r = _relative(rl[rl["rm"].isin(shared[shared > 1].index)], ["rm", "policy", "policy_params"], "step")
-    rms = sorted(r["rm"].unique(), key=lambda x: (x != "gold", x))
+    r = _relative(rl[rl["rm"].isin(shared[shared > 1].index)], ["rm", "kind", "policy", "policy_params"], "step")
+    kinds = r.drop_duplicates("rm").set_index("rm")["kind"]
+    rms = sorted(kinds.index, key=lambda x: (kinds[x] != GOLD, x))
     pols = list(r.sort_values("policy_params")["policy"].drop_duplicates())
-    colors = plt.cm.cividis(np.linspace(0.1, 0.85, len(pols)))
-    fig, axes = plt.subplots(1, len(rms), figsize=(4.2 * len(rms), 3.8), sharey=True, squeeze=False)
+    fig, axes, colors = _panel_row(len(rms), len(pols), plt.cm.cividis, span=(0.1, 0.85))
     for ax, rm in zip(axes[0], rms):
         for col, pol in zip(colors, pols):
             s = r[(r["rm"] == rm) & (r["policy"] == pol)]
             ax.plot(s["d"], s["gold"], "-o", ms=3, color=col,
                     label=f"{pol} ({int(s['policy_params'].iloc[0]):,} params)")
-            if rm != "gold":
+            if kinds[rm] == PROXY:
                 ax.plot(s["d"], s["proxy"], "--", color=col, alpha=0.8)
         _panel(ax, f"target {rm}")
     _finish(fig, axes, Y_LABEL, "solid: gold, dashed: proxy", title, stem)
 
 
 def _one_objective(frame: pd.DataFrame, objective: str) -> pd.DataFrame:
-    """Rows of proxies trained with ``objective``, and the references' (gold, flat teacher)."""
-    return frame[frame["objective"].isin([objective, *REFERENCES])] if "objective" in frame else frame
+    """Rows of proxies trained with ``objective``, and the other targets' (gold, references)."""
+    if "objective" not in frame:
+        return frame
+    keep = frame["objective"] == objective
+    return frame[keep | (frame["kind"] != PROXY)] if "kind" in frame else frame[keep]
 
 
-def make_all(curves_csv: str, fits_csv: str, scaling_csv: str, out_dir: str, rl_algorithm: str,
-             objective: str = "bt") -> None:
-    """Every figure of the study into ``out_dir``. RL figures show ``rl_algorithm`` from
-    pi_init (the policy the BoN pool comes from), except the policy-size one. Proxies are
-    those trained with ``objective`` (the figures average over seeds only, so two objectives
-    must not share a line; rm_figures.bt_vs_pfr compares them)."""
-    curves, fits, scaling = (_one_objective(pd.read_csv(p), objective) for p in (curves_csv, fits_csv, scaling_csv))
-    daa, all_fits = curves[curves["method"] == "daa"], fits
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    bon = "Best-of-n against proxy reward models"
-    score_panels(curves, fits, "bon", "data_size", "rm_size", out / "bon_by_rm_size", bon)
-    score_panels(curves, fits, "bon", "rm_size", "data_size", out / "bon_by_data_size", bon)
-    coefficients(fits, scaling, out / "bon_coefficients")
-    main = curves.loc[curves["method"] == "bon", "policy"].iloc[0]
-    rl_all = curves[(curves["method"] == "rl") & (curves["algorithm"] == rl_algorithm) & (curves["rm"] != "gold_flat")]
-    rl = rl_all[rl_all["policy"] == main]
-    fits = fits[(fits["form"] != "rl_joint") & (fits["rm"] != "gold_flat")]
-    fits = fits[(fits["method"] != "rl") | ((fits["algorithm"] == rl_algorithm) & (fits["policy"] == main))]
-    curves = pd.concat([curves[curves["method"] == "bon"], rl])
-    low_kl, low_data = rl["kl_coef"].min(), rl["data_size"].min()
-    name = rl_algorithm.upper()
-    score_panels(curves, fits, "rl", "data_size", "rm_size", out / "rl_by_rm_size",
-                 f"RL ({name}) against proxy reward models, KL coefficient {low_kl:g}", {"kl_coef": low_kl})
-    score_panels(curves, fits, "rl", "rm_size", "kl_coef", out / "rl_by_kl",
-                 f"RL ({name}) per KL coefficient, proxies trained on {int(low_data):,} pairs", {"data_size": low_data})
-    gap_by_kl(rl[rl["data_size"] == low_data], out / "rl_gap_by_kl",
-              f"RL ({name}): proxy-gold gap per KL coefficient, proxies trained on {int(low_data):,} pairs")
-    rl_vs_bon(curves[curves["method"] == "bon"], rl[rl["kl_coef"] == low_kl], out / "rl_vs_bon",
-              f"RL ({name}, KL coefficient {low_kl:g}) vs best-of-n against the same proxies")
-    by_policy(rl_all[rl_all["kl_coef"] == low_kl], out / "rl_by_policy_size",
-              f"RL ({name}, KL coefficient {low_kl:g}) per policy size")
-    if not daa.empty:
-        daa_panels(daa, all_fits, out / "daa_by_loss")
+class Study:
+    """The frames Gao's and Rafailov's figures share: one proxy objective (figures average over
+    seeds only, so two objectives must not share a line; ``bt_vs_pfr`` compares them), RL of
+    the first algorithm from pi_init (the policy the BoN pool comes from; the policy-size figure
+    uses every policy), the per-run fits of those curves."""
+
+    def __init__(self, tables):
+        s = tables.settings
+        curves, fits, self.scaling = (_one_objective(tables[n], s.objective) for n in ("curves", "fits", "scaling"))
+        self.daa, self.all_fits, self.name = curves[curves["method"] == "daa"], fits, s.rl_algorithm.upper()
+        self.bon = curves[curves["method"] == "bon"]
+        main = self.bon["policy"].iloc[0]
+        self.rl_all = curves[(curves["method"] == "rl") & (curves["algorithm"] == s.rl_algorithm)
+                             & (curves["kind"] != REFERENCE)]
+        self.rl = self.rl_all[self.rl_all["policy"] == main]
+        fits = fits[(fits["form"] != "rl_joint") & (fits["kind"] != REFERENCE)]
+        self.fits = fits[(fits["method"] != "rl") | ((fits["algorithm"] == s.rl_algorithm) & (fits["policy"] == main))]
+        self.curves = pd.concat([self.bon, self.rl])
+        self.low_kl, self.low_data = self.rl["kl_coef"].min(), self.rl["data_size"].min()
+
+
+BON = "Best-of-n against proxy reward models"
+
+
+def bon_by_rm_size(t, stem) -> None:
+    st = t.study
+    score_panels(st.curves, st.fits, "bon", "data_size", "rm_size", stem, BON)
+
+
+def bon_by_data_size(t, stem) -> None:
+    st = t.study
+    score_panels(st.curves, st.fits, "bon", "rm_size", "data_size", stem, BON)
+
+
+def bon_coefficients(t, stem) -> None:
+    coefficients(t.study.all_fits, t.study.scaling, stem)
+
+
+def rl_by_rm_size(t, stem) -> None:
+    st = t.study
+    score_panels(st.curves, st.fits, "rl", "data_size", "rm_size", stem,
+                 f"RL ({st.name}) against proxy reward models, KL coefficient {st.low_kl:g}", {"kl_coef": st.low_kl})
+
+
+def rl_by_kl(t, stem) -> None:
+    st = t.study
+    score_panels(st.curves, st.fits, "rl", "rm_size", "kl_coef", stem,
+                 f"RL ({st.name}) per KL coefficient, proxies trained on {int(st.low_data):,} pairs",
+                 {"data_size": st.low_data})
+
+
+def rl_gap_by_kl(t, stem) -> None:
+    st = t.study
+    gap_by_kl(st.rl[st.rl["data_size"] == st.low_data], stem,
+              f"RL ({st.name}): proxy-gold gap per KL coefficient, proxies trained on {int(st.low_data):,} pairs")
+
+
+def rl_vs_bon_figure(t, stem) -> None:
+    st = t.study
+    rl_vs_bon(st.bon, st.rl[st.rl["kl_coef"] == st.low_kl], stem,
+              f"RL ({st.name}, KL coefficient {st.low_kl:g}) vs best-of-n against the same proxies")
+
+
+def rl_by_policy_size(t, stem) -> None:
+    st = t.study
+    by_policy(st.rl_all[st.rl_all["kl_coef"] == st.low_kl], stem,
+              f"RL ({st.name}, KL coefficient {st.low_kl:g}) per policy size")
+
+
+def daa_by_loss(t, stem) -> None:
+    daa_panels(t.study.daa, t.study.all_fits, stem)

@@ -1,11 +1,11 @@
-"""Direct alignment (DAA; Rafailov et al. 2024, STUDY.md 3.7): DPO, IPO and SLiC/hinge with
+"""Direct alignment (DAA; Rafailov et al. 2024, docs/science.md 4.9): DPO, IPO and SLiC/hinge with
 TRL's ``DPOTrainer`` on the gold-labeled pairs, evaluated at checkpoints inside the first
 epoch and at every epoch end.
 
 A DAA has no reward model in the loop: it fits the policy's *implicit* reward
 ``beta * (log pi(y|x) - log pi_ref(y|x))`` to the preference labels. Over-optimization shows
 up the same way as in RL, so each checkpoint is measured exactly as the RL arm measures its
-own (:class:`overopt.rl.Evaluator`: fresh temperature-1 samples on the held-out eval prompts,
+own (:class:`overopt.train.evaluate.Evaluator`: fresh temperature-1 samples on the held-out eval prompts,
 sequence KL to pi_init as k1 and k3, normalized gold and proxy score, length). The proxy is an
 RM trained on the same pairs, so proxy vs gold is comparable with RL against that proxy. Each
 row also carries the implicit-reward accuracy on held-out labeled pairs, which the paper finds
@@ -22,19 +22,20 @@ over the response tokens and the appended EOS: ``dpo`` -log sigmoid(beta h); ``i
 convention); ``hinge`` max(0, 1 - beta h).
 """
 from __future__ import annotations
-
 import math
 import tempfile
-
 import numpy as np
 import pandas as pd
-
 from overopt import runtime
 from overopt.models import RewardModel, load_policy
-from overopt.pool import eval_prompts
-from overopt.rl import Evaluator, eval_callback, resumed_rows
+from overopt.data.splits import eval_prompts, heldout_pairs, read_pairs, training_pairs
+from overopt.metrics.accuracy import pairwise_accuracy
+from overopt.train.evaluate import Evaluator, eval_callback, resumed_rows, token_logprobs
+
 
 LOSSES = {"dpo": "sigmoid", "ipo": "ipo", "hinge": "hinge"}
+
+
 COLUMNS = ["step", "epoch", "kl", "kl_k3", "kl_se", "d", "gold", "proxy", "gold_se", "proxy_se", "length",
            "eval_samples", "policy_params", "implicit_acc"]
 
@@ -55,15 +56,6 @@ def eval_steps(steps_in_epoch: int, epochs: int, fractions: list[float]) -> list
     inside = {max(1, math.floor(f * steps_in_epoch + 0.5)) for f in fractions}
     ends = {steps_in_epoch * e for e in range(1, int(epochs) + 1)}
     return sorted({0} | inside | ends)
-
-
-def training_pairs(pairs_csv: str, data_size: int) -> pd.DataFrame:
-    """The first ``data_size`` ``train`` pairs: the subset a proxy RM of that data size saw."""
-    pairs = pd.read_csv(pairs_csv, keep_default_na=False)
-    train = pairs[pairs["split"] == "train"].head(data_size)
-    if len(train) < data_size:
-        raise ValueError(f"{pairs_csv}: {len(train)} training pairs, data size {data_size} asked")
-    return train.reset_index(drop=True)
 
 
 def tokenize_pairs(tok, prompts: list[str], responses: list[str]) -> tuple[list[list[int]], list[list[int]]]:
@@ -99,17 +91,8 @@ def completion_logps(model, prompt_ids: list[list[int]], completion_ids: list[li
             for j, (s, p) in enumerate(zip(seqs, prompt_ids[i:i + batch_size])):
                 ids[j, :len(s)], attn[j, :len(s)], comp[j, len(p):len(s)] = torch.tensor(s), 1, 1
             ids, attn, comp = (t.to(model.device) for t in (ids, attn, comp))
-            logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits[:, :-1].float()
-            lp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None])[..., 0]
-            out[i:i + len(seqs)] = (lp * comp[:, 1:]).sum(1).cpu().numpy()
+            out[i:i + len(seqs)] = (token_logprobs(model, ids, attn) * comp[:, 1:]).sum(1).cpu().numpy()
     return out
-
-
-def pairwise_accuracy(margin: np.ndarray) -> float:
-    """Share of pairs with chosen above rejected; an exact tie counts 1/2 (as in
-    ``rm_train.heldout_metrics``), so pi == pi_ref (every margin exactly 0) gives exactly 0.5."""
-    margin = np.asarray(margin, dtype=np.float64)
-    return float(np.mean((margin > 0) + 0.5 * (margin == 0))) if margin.size else float("nan")
 
 
 class ImplicitAccuracy:
@@ -130,35 +113,39 @@ class ImplicitAccuracy:
     def __call__(self, model) -> float:
         if self.ref_margin is None:
             return float("nan")
-        return pairwise_accuracy(self.beta * (self._margin(model) - self.ref_margin))
+        margin = self.beta * (self._margin(model) - self.ref_margin)
+        return pairwise_accuracy(margin, np.ones_like(margin))  # a tie counts 1/2: pi == pi_ref gives 0.5
 
 
-def train_daa(policy: str, pairs_csv: str, gold: str, gold_norm: str, proxy: str, proxy_norm: str, prompts_csv: str,
-              loss: str, beta: float, seed: int, hp: dict, data_size: int, max_new_tokens: int, score_batch: int,
-              trust_remote_code: bool = False, checkpoint_dir: str | None = None, save_steps: int = 0) -> pd.DataFrame:
-    """One DAA run from ``policy`` (pi_init, also pi_ref) on the first ``data_size`` labeled
-    training pairs; returns one row per evaluation point (columns :data:`COLUMNS`). With
-    ``checkpoint_dir`` and ``save_steps`` a killed run resumes where it was."""
+def train_daa(s, pairs_csv: str, gold_norm: str, proxy_norm: str, prompts_csv: str,
+              checkpoint_dir: str | None = None, save_steps: int = 0) -> pd.DataFrame:
+    """One DAA run (``settings.DAA``) from ``s.policy`` (pi_init, also pi_ref) on the first
+    ``s.data_size`` labeled training pairs; returns one row per evaluation point (columns
+    :data:`COLUMNS`). With ``checkpoint_dir`` and ``save_steps`` a killed run resumes where it was,
+    exactly (``Trainer``'s sampler orders each epoch by seed and epoch, and the checkpoint holds
+    the RNG states), from a checkpoint of the same settings and inputs only
+    (:func:`overopt.runtime.checkpoint_folder`)."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    if not beta > 0:
-        raise ValueError(f"beta must be > 0, got {beta!r}")
-    train = training_pairs(pairs_csv, data_size)
+    if s.loss not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {s.loss!r}")
+    if not s.beta > 0:
+        raise ValueError(f"beta must be > 0, got {s.beta!r}")
+    ev, hp = s.evaluation, s.train
+    pairs = read_pairs(pairs_csv)
+    train = training_pairs(pairs, s.data_size, pairs_csv)
     spe = steps_per_epoch(len(train), hp["per_device_train_batch_size"])
-    steps = eval_steps(spe, hp["num_train_epochs"], hp["fractions"])
-    runtime.seed_all(seed)
-    proxy_rm = RewardModel.load(proxy, proxy_norm, trust_remote_code, score_batch)
-    gold_rm = proxy_rm if proxy == gold else RewardModel.load(gold, gold_norm, trust_remote_code, score_batch)
-    ref, tok = load_policy(policy, trust_remote_code)
-    model, _ = load_policy(policy, trust_remote_code)
-    pairs = pd.read_csv(pairs_csv, keep_default_na=False)
-    heldout = pairs[pairs["split"] == "heldout"].head(hp.get("heldout_pairs", 500))
-    implicit = ImplicitAccuracy(ref, tok, heldout, beta, score_batch)
-    sampler = Evaluator(ref, tok, eval_prompts(prompts_csv, "eval")["prompt"].tolist()[:hp["eval_prompts"]],
-                        hp["eval_samples"], max_new_tokens, gold_rm, proxy_rm, seed)
+    steps = eval_steps(spe, hp["num_train_epochs"], s.fractions)
+    runtime.seed_all(s.seed)
+    proxy_rm = RewardModel.load(s.proxy, proxy_norm, s.trust_remote_code, ev["score_batch_size"])
+    gold_rm = proxy_rm if s.proxy == s.gold else RewardModel.load(s.gold, gold_norm, s.trust_remote_code,
+                                                                  ev["score_batch_size"])
+    ref, tok = load_policy(s.policy, s.trust_remote_code)
+    model, _ = load_policy(s.policy, s.trust_remote_code)
+    implicit = ImplicitAccuracy(ref, tok, heldout_pairs(pairs, s.heldout_pairs), s.beta, ev["score_batch_size"])
+    sampler = Evaluator(ref, tok, eval_prompts(prompts_csv, "eval")["prompt"].tolist()[:ev["eval_prompts"]],
+                        ev["eval_samples"], ev["response_len"], gold_rm, proxy_rm, s.seed)
 
     def evaluate(m, step: int) -> dict:
         row = sampler(m, step)
@@ -174,13 +161,14 @@ def train_daa(policy: str, pairs_csv: str, gold: str, gold_norm: str, proxy: str
             raise RuntimeError(f"trainer plans {state.max_steps} steps, the schedule {max(steps)} "
                                f"({spe} per epoch): multi-process or gradient accumulation?")
 
-    ckpt = checkpoint_dir if checkpoint_dir and save_steps else None
+    inputs = (pairs_csv, gold_norm, proxy_norm, prompts_csv, s.policy, s.proxy, s.gold)
+    ckpt = runtime.checkpoint_folder(checkpoint_dir, save_steps, runtime.fingerprint(s, *inputs))
     rows = resumed_rows(ckpt)
     data = Dataset.from_pandas(train[["prompt", "chosen", "rejected"]], preserve_index=False)
     with tempfile.TemporaryDirectory() as tmp:
         args = runtime.trainer_args(
-            DPOConfig, ckpt or tmp, seed, {**hp, "num_train_epochs": int(hp["num_train_epochs"])},
-            save_steps if ckpt else 0, beta=beta, loss_type=[LOSSES[loss]], max_length=None,
+            DPOConfig, ckpt or tmp, s.seed, {**hp, "num_train_epochs": int(hp["num_train_epochs"])},
+            save_steps if ckpt else 0, beta=s.beta, loss_type=[LOSSES[s.loss]], max_length=None,
             precompute_ref_log_probs=False, disable_dropout=True)
         trainer = DPOTrainer(model=model, ref_model=ref, args=args, train_dataset=data, processing_class=tok,
                              callbacks=[runtime.progress_callback(),

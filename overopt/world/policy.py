@@ -7,11 +7,11 @@ import tempfile
 import pandas as pd
 
 from overopt import runtime
-from overopt.world import gpt2_config
+from overopt.models import gpt2_config
 
 
-def train_policy(corpus_csv: str, tokenizer_dir: str, arch: dict, n_positions: int, hp: dict,
-                 seed: int, out_dir: str) -> dict:
+def train_policy(corpus_csv: str, tokenizer_dir: str, s, out_dir: str) -> dict:
+    """Train one policy size (``settings.Policy``) from scratch on the world's corpus."""
     from datasets import Dataset
     from transformers import GPT2LMHeadModel
     from trl import SFTConfig, SFTTrainer
@@ -19,11 +19,11 @@ def train_policy(corpus_csv: str, tokenizer_dir: str, arch: dict, n_positions: i
     from overopt.models import count_params, load_tokenizer
 
     tok = load_tokenizer(tokenizer_dir)
-    runtime.seed_all(seed)
-    model = GPT2LMHeadModel(gpt2_config(len(tok), n_positions, arch, tok))
+    runtime.seed_all(s.seed)
+    model = GPT2LMHeadModel(gpt2_config(len(tok), s.n_positions, s.arch, tok))
     data = Dataset.from_pandas(pd.read_csv(corpus_csv))
     with tempfile.TemporaryDirectory() as tmp:
-        args = runtime.trainer_args(SFTConfig, tmp, seed, hp, max_length=n_positions, packing=False,
+        args = runtime.trainer_args(SFTConfig, tmp, s.seed, s.train, max_length=s.n_positions, packing=False,
                                     dataset_num_proc=None)
         trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok,
                              callbacks=[runtime.progress_callback()])

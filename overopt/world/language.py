@@ -1,17 +1,15 @@
-"""The embedded default world: a topic-conditioned Markov language, its tokenizer, prompt
-splits, the initial policy's training text and a random "teacher" gold reward model.
-
-Everything is built offline from a seed and saved with ``save_pretrained`` so that the rest
-of the pipeline loads it exactly as it would load a hub model.
+"""The embedded default world: a topic-conditioned Markov language, its word-level tokenizer,
+prompt splits and pi_init's training text, all built offline from a seed.
 """
 from __future__ import annotations
-
 from dataclasses import dataclass
-from pathlib import Path
 import numpy as np
 import pandas as pd
 
+
 PAD, UNK, EOS = "[PAD]", "[UNK]", "[EOS]"
+
+
 SPLITS = ("rm_train", "policy_train", "eval", "ood")
 
 
@@ -106,28 +104,6 @@ def make_tokenizer(words: list[str]):
     return fast
 
 
-def gpt2_config(vocab_size: int, n_positions: int, arch: dict, tokenizer, **extra):
-    from transformers import GPT2Config
-
-    return GPT2Config(
-        vocab_size=vocab_size, n_positions=n_positions, n_embd=arch["n_embd"], n_layer=arch["n_layer"],
-        n_head=arch["n_head"], n_inner=arch.get("n_inner"), resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.eos_token_id, **extra,
-    )
-
-
-def build_gold(tokenizer, arch: dict, n_positions: int, initializer_range: float, seed: int):
-    """The gold RM: a seeded random-init GPT-2 reward transformer (a fixed, rich "teacher")."""
-    import torch
-    from transformers import GPT2ForSequenceClassification
-
-    torch.manual_seed(seed)
-    cfg = gpt2_config(len(tokenizer), n_positions, arch, tokenizer, num_labels=1,
-                      initializer_range=initializer_range)
-    return GPT2ForSequenceClassification(cfg).eval()
-
-
 def language(w: dict, seed: int) -> Language:
     return Language.make(w["vocab_size"], w["topics"] + 1, w["branching"], w["stop_max"], seed)
 
@@ -138,53 +114,3 @@ def build(w: dict, response_len: int, seed: int, out_tokenizer: str, out_corpus:
     make_tokenizer(lang.words).save_pretrained(out_tokenizer)
     corpus = policy_corpus(lang, w["policy_corpus"], w["prompt_len"], response_len, seed)
     pd.DataFrame({"text": corpus}).to_csv(out_corpus, index=False)
-
-
-def _load_dataset(name_or_path: str, split: str):
-    """A local ``save_to_disk`` folder, or a hub dataset id (needs the hub at run time)."""
-    import datasets
-
-    p = Path(name_or_path).expanduser()
-    if p.is_dir():
-        d = datasets.load_from_disk(str(p))
-        return d[split] if isinstance(d, datasets.DatasetDict) else d
-    return datasets.load_dataset(name_or_path, split=split)
-
-
-def dataset_prompts(spec: dict, sizes: dict[str, int], seed: int) -> pd.DataFrame:
-    """Prompt splits from a dataset (real-scale runs): shuffled with the seed, then cut into
-    ``rm_train``, ``policy_train`` and ``eval``; ``ood`` from a second dataset, if given."""
-    rows = []
-    d = _load_dataset(spec["name_or_path"], spec["split"]).shuffle(seed=seed)
-    need = sum(sizes[s] for s in SPLITS if s != "ood")
-    if len(d) < need:
-        raise ValueError(f"{spec['name_or_path']} has {len(d)} prompts; world.prompts asks for {need}")
-    texts, start = d[spec["column"]][:need], 0
-    for split in SPLITS[:-1]:
-        rows += [{"split": split, "prompt_id": f"{split}-{i}", "topic": -1, "prompt": t}
-                 for i, t in enumerate(texts[start:start + sizes[split]])]
-        start += sizes[split]
-    if spec.get("ood_name_or_path"):
-        o = _load_dataset(spec["ood_name_or_path"], spec.get("ood_split", spec["split"])).shuffle(seed=seed)
-        rows += [{"split": "ood", "prompt_id": f"ood-{i}", "topic": -1, "prompt": t}
-                 for i, t in enumerate(o[spec.get("ood_column", spec["column"])][:sizes["ood"]])]
-    return pd.DataFrame(rows)
-
-
-def write_prompts(w: dict, seed: int, out_csv: str) -> None:
-    """The prompt splits: from ``world.prompt_dataset`` if set, else the embedded language."""
-    spec = w.get("prompt_dataset") or {}
-    if spec.get("name_or_path"):
-        df = dataset_prompts(spec, w["prompts"], seed)
-    else:
-        df = make_prompts(language(w, seed), w["prompts"], w["prompt_len"], seed)
-    df.to_csv(out_csv, index=False)
-
-
-def save_gold(g: dict, tokenizer_dir: str, n_positions: int, seed: int, out_dir: str) -> None:
-    """Build the seeded teacher RM and save it with its tokenizer."""
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
-    build_gold(tok, g["arch"], n_positions, g["initializer_range"], seed).save_pretrained(out_dir)
-    tok.save_pretrained(out_dir)

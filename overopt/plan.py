@@ -1,0 +1,599 @@
+"""A cost plan before a run: per rule, how many jobs, each job's memory and time, and the whole
+study's wall time on N cores or N GPUs, from the config alone. Nothing runs: the config is
+merged and validated as Snakemake would (``--configfile`` overlays deep-merge with
+``snakemake.utils.update_config``: mappings merge, lists replace), then costed.
+
+    python -m overopt.plan --configfile config.yaml                        # the default study, 2 cores
+    python -m overopt.plan --configfile config.yaml config/presets/tiny.yaml --cores 4
+    python -m overopt.plan --configfile config.yaml config/presets/pythia.yaml \\
+        --profile profiles/pythia --gpus 8 --csv results/plan.csv
+
+The model (docs/running.md, "Cost plan", says what it leaves out):
+
+* **Jobs** per rule from the registry and the grids (:mod:`overopt.targets`), as the workflow's
+  ``rule all`` asks for them (checked against ``snakemake -n`` in the tests).
+* **Time** of a job = a fixed overhead + work. The fixed overhead is the process's start-up and
+  library imports (measured per rule, :data:`OVERHEAD_S`; ``overopt.bench`` splits it off a
+  run's logs) and, on a GPU, CUDA's start. The work is a sum over the job's model passes, each
+  ``layer_passes x s_per_layer_pass + FLOPs / throughput``: forward 2 x params x tokens FLOPs,
+  training 6 x params x tokens (a step is 3 layer passes: forward and backward), sampling one
+  forward pass per new token (KV cache: 2 x params FLOPs per token overall). On the CPU the
+  per-pass cost dominates for the embedded models (tens of thousands of parameters); on a GPU,
+  FLOPs dominate for real ones. A table job's work is its row count times a per-rule cost.
+* **Memory**: CPU RAM from :func:`overopt.resources.estimate` (what validation checks against
+  the profile's ``mem_mb``), plus the weights of hub models (which it leaves out): fp32 on the
+  CPU, one bf16 copy passing through host memory on a GPU run. GPU memory at bf16: 2 bytes a
+  parameter per inference model; a model trained from fp32 weights (proxies, built policies)
+  16 bytes (fp32 weights, grads and two Adam moments), one loaded in bf16 (RL and DAA
+  policies, PPO's value model) 8; training activations ``b s L (34 d + 5 h s)`` bytes
+  (Korthikanti et al. 2022), a forward pass one layer of them, sampling a KV cache
+  ``4 b s L d`` bytes, LM logits 10 bytes a token and vocabulary entry; plus 500 MB of CUDA
+  context.
+* **Wall time**: the job DAG scheduled greedily (list scheduling: a free slot takes the ready
+  job with the longest remaining chain), each job holding its threads (the profile's
+  ``set-threads``, default 1) of ``--cores`` and, on a GPU run, one of ``--gpus``. The lower
+  bound ``max(total work / slots, longest chain)`` is printed beside it.
+
+Calibration (the constants below): the CPU constants are fitted to the default study's
+benchmark files (``results/benchmarks``, a ``--cores 2`` run of 2026-12-01 whose first 52 jobs
+ran before other load shared the machine) and the per-rule start-up costs to the ``overhead:``
+lines of a tiny-preset run's job logs (CPU seconds: the wall clock of that run was shared
+4-5 ways). A plan is of a job alone on an idle core; a shared machine is slower by its
+oversubscription. The GPU constants are assumptions, not measurements (no GPU run of this
+workflow has been benchmarked yet): ~20% of an H100's bf16 peak, 0.25 ms a layer pass (kernel
+launches), CUDA start 3 s, models read at 1 GB/s.
+"""
+from __future__ import annotations
+
+import argparse
+import heapq
+import math
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MB = 2**20
+
+# Known hub models (offline, so their sizes cannot be read): id -> (parameters of the causal LM
+# or, for a reward model, of the classifier; layers, width, heads, vocabulary, tied embeddings),
+# from the models' config.json and model cards. A proxy from a causal LM drops its LM head.
+HUB = {
+    "EleutherAI/pythia-14m": (14_067_712, 6, 128, 4, 50_304, False),
+    "EleutherAI/pythia-70m": (70_426_624, 6, 512, 8, 50_304, False),
+    "EleutherAI/pythia-160m": (162_322_944, 12, 768, 12, 50_304, False),
+    "EleutherAI/pythia-410m": (405_334_016, 24, 1024, 16, 50_304, False),
+    "EleutherAI/pythia-1b": (1_011_781_632, 16, 2048, 8, 50_304, False),
+    "EleutherAI/pythia-1.4b": (1_414_647_808, 24, 2048, 16, 50_304, False),
+    "EleutherAI/pythia-2.8b": (2_775_208_960, 32, 2560, 32, 50_304, False),
+    "Qwen/Qwen3-0.6B": (596_049_920, 28, 1024, 16, 151_936, True),
+    "Qwen/Qwen3-1.7B": (1_720_574_976, 28, 2048, 16, 151_936, True),
+    "Qwen/Qwen3-4B": (4_022_468_096, 36, 2560, 32, 151_936, True),
+    "Qwen/Qwen3-8B": (8_190_735_360, 36, 4096, 32, 151_936, False),
+    "Skywork/Skywork-Reward-V2-Qwen3-0.6B": (596_049_920, 28, 1024, 16, 151_936, True),
+    "Skywork/Skywork-Reward-V2-Qwen3-1.7B": (1_720_574_976, 28, 2048, 16, 151_936, True),
+    "Skywork/Skywork-Reward-V2-Qwen3-4B": (4_022_468_096, 36, 2560, 32, 151_936, True),
+    "Skywork/Skywork-Reward-V2-Qwen3-8B": (7_568_000_000, 36, 4096, 32, 151_936, False),
+}
+DATASET_PROMPT_TOKENS = 128  # a prompt from a dataset, in tokens (unknown offline; --prompt-tokens)
+
+# --- calibration --------------------------------------------------------------------------
+# Fixed overhead per job on an idle core, seconds: start-up (Python, Snakemake's script
+# preamble, the script's imports) + the first imports of torch/transformers/TRL/scipy/
+# matplotlib; CPU seconds of the `overhead:` lines of the tiny run's logs (2026-12-01).
+OVERHEAD_S = {
+    "prompts": 1.0, "world": 2.0, "gold_rm": 5.5, "train_policy": 7.5, "sample_pool": 6.0, "sample_ood": 6.0,
+    "sample_policy_pool": 6.0, "score_pool": 6.0, "label_pairs": 6.0, "train_rm": 7.5, "score_eval": 6.0,
+    "train_rl": 7.5, "train_daa": 7.5, "bon_curves": 1.5, "rm_metrics": 1.0, "curves": 1.0, "fits": 2.5,
+    "figures": 3.0, "rm_eval": 2.5, "rm_figures": 3.0,
+}
+# Seconds per layer pass (one batched forward through one layer; a training step is 3 per
+# layer) and effective FLOP/s, per kind of pass, on one CPU thread: fitted to the default run.
+CPU = {"gen": (1.0e-3, 2.0e9), "fwd": (2.0e-3, 2.0e9), "train": (2.0e-3, 2.0e9)}
+# Assumed, not measured: a GPU (H100/H200 class) at bf16.
+GPU = {"gen": (0.25e-3, 2.0e14), "fwd": (0.25e-3, 2.0e14), "train": (0.25e-3, 2.0e14)}
+CUDA_START_S, LOAD_BYTES_S = 3.0, 1.0e9  # GPU runs: CUDA context; reading a model from a local cache
+CUDA_CONTEXT_MB = 500
+# Per-rule factors on the model work (trainer bookkeeping: reward calls, decoding, logging),
+# fitted to the default run; and seconds per row of a table job.
+RULE_FACTOR = {"train_rl": 1.0, "train_daa": 1.0, "train_policy": 1.0, "label_pairs": 1.0}
+ROW_S = {"prompts": 2e-5, "world": 2e-4, "gold_rm": 0.0, "bon_curves": 1e-6, "rm_metrics": 0.01, "curves": 1e-4,
+         "fits": 0.05, "figures": 1.0, "rm_eval": 1e-3, "rm_figures": 1.0}
+GPU_RULES = {"train_policy", "sample_pool", "score_pool", "label_pairs", "train_rm", "train_rl", "train_daa",
+             "sample_ood", "sample_policy_pool", "score_eval"}  # the rules with `gpu: 1`
+ORDER = ["prompts", "world", "gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool",
+         "score_pool", "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa", "bon_curves", "rm_metrics",
+         "curves", "fits", "figures", "rm_eval", "rm_figures"]
+
+
+# --- models and sequences -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Model:
+    """A model's size: ``params`` stored, ``flop_params`` met by each token in a matmul."""
+
+    name: str
+    params: float
+    flop_params: float
+    n_layer: int
+    n_embd: int
+    n_head: int
+    vocab: int
+    hub: bool = False
+
+    @property
+    def passes(self) -> int:
+        """Layer passes of one forward call: the blocks plus embeddings and head."""
+        return self.n_layer + 1
+
+
+def built(config: dict, name: str, arch: dict, lm: bool) -> Model:
+    """A GPT-2 built here from ``arch`` (the parameter count of overopt.resources)."""
+    L, d = arch["n_layer"], arch["n_embd"]
+    V = config["world"]["vocab_size"] + 3
+    npos = config["world"]["prompt_len"] + config["response_len"] + 2
+    blocks = 12 * L * d * d
+    return Model(name, blocks + (V + npos) * d, blocks + (V * d if lm else 0), L, d, arch["n_head"], V)
+
+
+def hub(name_or_path: str, lm: bool) -> Model:
+    """A model given by name_or_path: a hub id of :data:`HUB`, or a local folder's config.json;
+    as a causal LM (``lm``) or as a reward model (an LM's untied head dropped for a scalar one)."""
+    n, L, d, h, V, tied = HUB[name_or_path] if name_or_path in HUB else _local(name_or_path)
+    emb, native_rm = V * d, "reward" in name_or_path.lower()
+    blocks = n - emb * (1 if tied or native_rm else 2)
+    if lm:
+        return Model(name_or_path, n, blocks + emb, L, d, h, V, hub=True)
+    return Model(name_or_path, n if tied or native_rm else n - emb, blocks, L, d, h, V, hub=True)
+
+
+def _local(path: str) -> tuple:
+    """(params, layers, width, heads, vocab, tied) from a local model folder's config.json."""
+    import json
+
+    cfg_file = Path(path).expanduser() / "config.json"
+    if not cfg_file.is_file():
+        raise SystemExit(f"overopt.plan: the size of {path!r} is unknown offline: add it to overopt.plan.HUB "
+                         "(parameters, layers, width, heads, vocabulary, tied embeddings)")
+    c = json.loads(cfg_file.read_text())
+    get = lambda *keys: next(c[k] for k in keys if k in c)  # noqa: E731
+    L, d = get("num_hidden_layers", "n_layer"), get("hidden_size", "n_embd", "d_model")
+    h, V = get("num_attention_heads", "n_head"), get("vocab_size")
+    ff = c.get("intermediate_size") or c.get("n_inner") or 4 * d
+    gated = c.get("hidden_act", c.get("activation_function", "")) in ("silu", "swiglu")
+    tied = c.get("tie_word_embeddings", True)
+    n = L * (4 * d * d + (3 if gated else 2) * d * ff) + V * d * (1 if tied else 2)
+    return n, L, d, h, V, tied
+
+
+@dataclass(frozen=True)
+class Tokens:
+    prompt: int
+    response: int
+
+    @property
+    def seq(self) -> int:
+        """A full sequence: prompt, response and EOS."""
+        return self.prompt + self.response + 1
+
+
+# --- work -------------------------------------------------------------------------------------
+
+@dataclass
+class Work:
+    """A job's model work by kind of pass: layer passes and FLOPs; models read from disk; rows."""
+
+    passes: dict = field(default_factory=lambda: {"gen": 0.0, "fwd": 0.0, "train": 0.0})
+    flops: dict = field(default_factory=lambda: {"gen": 0.0, "fwd": 0.0, "train": 0.0})
+    loads: list = field(default_factory=list)
+    rows: float = 0.0
+
+    def forward(self, m: Model, n: float, seq: int, batch: int) -> Work:
+        """``n`` sequences scored (or log-probs taken), ``batch`` a call."""
+        self.passes["fwd"] += math.ceil(n / max(1, batch)) * m.passes
+        self.flops["fwd"] += 2 * m.flop_params * n * seq
+        return self
+
+    def sample(self, m: Model, n: float, tok: Tokens, batch: int) -> Work:
+        """``n`` responses of ``tok.response`` new tokens, ``batch`` a generate call."""
+        self.passes["gen"] += math.ceil(n / max(1, batch)) * tok.response * m.passes
+        self.flops["gen"] += 2 * m.flop_params * n * tok.seq
+        return self
+
+    def train(self, m: Model, seqs_per_step: float, seq: int, steps: float) -> Work:
+        """``steps`` optimizer steps of forward + backward over ``seqs_per_step`` sequences."""
+        self.passes["train"] += 3 * steps * m.passes
+        self.flops["train"] += 6 * m.flop_params * seqs_per_step * seq * steps
+        return self
+
+    def load(self, *models: Model) -> Work:
+        self.loads += list(models)
+        return self
+
+
+@dataclass
+class Job:
+    rule: str
+    id: str
+    deps: list
+    work: Work
+    cpu_mb: float = 0.0
+    gpu_mb: float = 0.0
+    models: list = field(default_factory=list)  # (model, "infer" | "train32" | "train16") resident
+    act_mb: float = 0.0  # GPU activations at bf16
+    gpu: bool = False  # runs on a GPU in this plan
+    threads: int = 1
+    overhead_s: float = 0.0
+    work_s: float = 0.0
+
+    @property
+    def key(self) -> tuple:
+        return self.rule, self.id
+
+    @property
+    def seconds(self) -> float:
+        return self.overhead_s + self.work_s
+
+
+# --- the study's jobs -------------------------------------------------------------------------
+
+def load_config(configfiles: list[str]) -> dict:
+    """The configs deep-merged as Snakemake's --configfile does, then validated (defaults filled)."""
+    import yaml
+    from snakemake.utils import update_config
+
+    from overopt.config import validate
+
+    config: dict = {}
+    for f in configfiles:
+        update_config(config, yaml.safe_load(Path(f).read_text()) or {})
+    return validate(config)
+
+
+def _act_train(m: Model, b: float, s: int, lm: bool) -> float:
+    """GPU bytes of training activations (bf16, Korthikanti et al.) and LM logits."""
+    return b * s * m.n_layer * (34 * m.n_embd + 5 * m.n_head * s) + (10 * b * s * m.vocab if lm else 0)
+
+
+def _act_forward(m: Model, b: float, s: int, lm: bool) -> float:
+    """GPU bytes of a no-grad forward pass: one layer's activations live, and the logits."""
+    return b * s * (34 * m.n_embd + 5 * m.n_head * s) + (10 * b * s * m.vocab if lm else 0)
+
+
+def _act_sample(m: Model, b: float, tok: Tokens) -> float:
+    """GPU bytes of sampling: the KV cache and the prefill's activations (one layer)."""
+    return 4 * b * tok.seq * m.n_layer * m.n_embd + _act_forward(m, b, tok.prompt, False) + 10 * b * m.vocab
+
+
+def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
+    """Every job of ``rule all`` for a validated config, with its work, models and dependencies."""
+    from overopt import outputs
+    from overopt.targets import Registry, daa_data_size, daa_proxy, daa_runs, policies, proxies, rl_runs
+
+    c, reg = config, Registry(config)
+    w, rl, daa, ev = c["world"], c["rl"], c["daa"], c["rm_eval"]
+    dataset = bool(w["prompt_dataset"]["name_or_path"])
+    tok = Tokens(prompt_tokens or (DATASET_PROMPT_TOKENS if dataset else w["prompt_len"]), c["response_len"])
+    S, sb, gb = tok.seq, c["score_batch_size"], c["sample_batch_size"]
+    pols = {p["name"]: (hub(p["name_or_path"], lm=True) if p.get("name_or_path") else built(c, p["name"], p["arch"],
+                                                                                           lm=True))
+            for p in policies(c)}
+    built_pols = [p["name"] for p in policies(c) if not p.get("name_or_path")]
+    pi = c["policy"]["name"]
+    gold = hub(c["gold"]["name_or_path"], lm=False) if c["gold"]["name_or_path"] else built(c, "gold", c["gold"]["arch"],
+                                                                                         lm=False)
+    rms = {"gold": gold}
+    for p in proxies(c):
+        s = p["size"]
+        rms[p["id"]] = hub(s["name_or_path"], lm=False) if s.get("name_or_path") else built(c, p["id"], s["arch"],
+                                                                                          lm=False)
+    scored = [t.id for t in reg.scored]
+    base = {t.id: (t.base or t.id) for t in reg}  # a reference teacher is scored by its base's model
+    more = [p["name"] for p in c["policy"]["more_sizes"]]
+    out: list[Job] = []
+
+    def add(rule, id_, deps, work, models=(), act=0.0):
+        out.append(Job(rule, id_, [d for d in deps if d], work, models=list(models), act_mb=act / MB))
+
+    def pol_dep(name):
+        return ("train_policy", name) if name in built_pols else None
+
+    if built_pols or not c["gold"]["name_or_path"]:
+        add("world", "world", [], Work(rows=w["policy_corpus"]))
+    add("prompts", "prompts", [], Work(rows=sum(w["prompts"].values())))
+    add("gold_rm", "gold_rm", [("world", "world")] if not c["gold"]["name_or_path"] else [],
+        Work(rows=1).load(*([gold] if gold.hub else [])))
+    pt = c["policy"]["train"]
+    for name in built_pols:
+        m, b = pols[name], pt["per_device_train_batch_size"]
+        steps = math.ceil(w["policy_corpus"] / b) * pt["num_train_epochs"]
+        add("train_policy", name, [("world", "world")], Work().train(m, b, S, steps), [(m, "train32")],
+            _act_train(m, b, S, lm=True))
+    pool_n = w["prompts"]["eval"] * c["bon"]["N"]
+    add("sample_pool", "sample_pool", [pol_dep(pi), ("prompts", "prompts")],
+        Work().sample(pols[pi], pool_n, tok, gb).load(pols[pi]), [(pols[pi], "infer")],
+        _act_sample(pols[pi], min(gb, pool_n), tok))
+    ood_n = w["prompts"]["ood"] * ev["ood_samples"]
+    add("sample_ood", "sample_ood", [pol_dep(pi), ("prompts", "prompts")],
+        Work().sample(pols[pi], ood_n, tok, gb).load(pols[pi]), [(pols[pi], "infer")],
+        _act_sample(pols[pi], min(gb, ood_n), tok))
+    for name in more:
+        n = w["prompts"]["eval"] * ev["k"]
+        add("sample_policy_pool", name, [pol_dep(name), ("prompts", "prompts")],
+            Work().sample(pols[name], n, tok, gb).load(pols[name]), [(pols[name], "infer")],
+            _act_sample(pols[name], min(gb, n), tok))
+
+    def rm_dep(t):
+        return ("gold_rm", "gold_rm") if base[t] == "gold" else ("train_rm", base[t])
+
+    for t in scored:
+        m = rms[t]
+        add("score_pool", t, [rm_dep(t), ("sample_pool", "sample_pool"), ("prompts", "prompts")],
+            Work().forward(m, pool_n, S, sb).load(m), [(m, "infer")], _act_forward(m, min(sb, pool_n), S, False))
+    n_pairs = (max(c["proxy"]["data_sizes"]) + c["labels"]["heldout"]) * 2
+    add("label_pairs", "label_pairs", [pol_dep(pi), ("gold_rm", "gold_rm"), ("score_pool", "gold"),
+                                       ("prompts", "prompts")],
+        Work().sample(pols[pi], n_pairs, tok, gb).forward(gold, n_pairs, S, sb).load(pols[pi], gold),
+        [(pols[pi], "infer"), (gold, "infer")],
+        max(_act_sample(pols[pi], min(gb, n_pairs), tok), _act_forward(gold, min(sb, n_pairs), S, False)))
+    tr = c["proxy"]["train"]
+    for p in proxies(c):
+        m, b = rms[p["id"]], tr["per_device_train_batch_size"]
+        steps = math.ceil(p["data_size"] / b) * tr["num_train_epochs"]
+        work = Work().train(m, 2 * b, S, steps).forward(m, 2 * c["labels"]["heldout"], S, 256)
+        act = _act_train(m, 2 * b, S, lm=False)
+        if p["objective"] == "pfr":  # one no-grad pass over 2 B M swapped-prompt sequences a step
+            M = min(c["proxy"]["pfr"]["prompts"], b - 1)
+            work.forward(m, 2 * b * M * steps, S, 2 * b * M)
+            act = max(act, _act_forward(m, 2 * b * M, S, False))
+        add("train_rm", p["id"], [("label_pairs", "label_pairs"), pol_dep(pi)], work, [(m, "train32")], act)
+    extra_n = ood_n + len(more) * w["prompts"]["eval"] * ev["k"] + min(ev["swap_prompts"], w["prompts"]["eval"]) * 2 * (
+        1 + ev["swaps"])
+    for t in scored:
+        m = rms[t]
+        add("score_eval", t, [rm_dep(t), ("score_pool", t), ("sample_pool", "sample_pool"), ("sample_ood", "sample_ood"),
+                              *[("sample_policy_pool", p) for p in more]],
+            Work().forward(m, extra_n, S, sb).load(m), [(m, "infer")], _act_forward(m, min(sb, extra_n), S, False))
+
+    def evaluation(work, m, target, section, points):
+        n = section["eval_prompts"] * section["eval_samples"]
+        for _ in range(points):  # fresh samples, their log-probs under pi and pi_init, gold and proxy scores
+            work.sample(m, n, tok, n).forward(m, 2 * n, S, n).forward(gold, n, S, sb).forward(target, n, S, sb)
+        return max(_act_sample(m, n, tok), _act_forward(m, n, S, True))
+
+    T, B = rl["steps"], rl["train"]["per_device_train_batch_size"]
+    points = len({0, *range(rl["eval_every"], T + 1, rl["eval_every"]), T})
+    for r in rl_runs(c, [t.id for t in reg.rl_targets]):
+        m, t = pols[r["policy"]], rms[base[r["rm"]]]
+        work = Work().load(m, m, t, *([gold] if base[r["rm"]] != "gold" else []))
+        if r["algo"] == "ppo":  # rollout; policy, ref, value and reward forwards; 4 epochs on policy and value
+            work.sample(m, B * T, tok, B).forward(m, 3 * B * T, S, B).forward(t, B * T, S, sb)
+            work.train(m, B, S, 4 * T).train(m, B, S, 4 * T).load(m)
+            resident = [(m, "train16"), (m, "train16"), (m, "infer")]
+        else:  # RLOO: B completions a step, the reference's log-probs (kl > 0), one update
+            ref = float(r["kl"]) > 0
+            work.sample(m, B * T, tok, B).forward(t, B * T, S, sb).train(m, B, S, T)
+            if ref:
+                work.forward(m, B * T, S, B).load(m)
+            resident = [(m, "train16"), (m, "infer")] + [(m, "infer")] * ref
+        act = max(_act_train(m, B, S, lm=True), evaluation(work, m, t, rl, points))
+        models = resident + [(t, "infer")] + ([(gold, "infer")] if base[r["rm"]] != "gold" else [])
+        add("train_rl", f"{r['policy']}-{r['algo']}-{r['rm']}-kl{r['kl']}-s{r['seed']}",
+            [pol_dep(r["policy"]), rm_dep(r["rm"]), ("score_pool", base[r["rm"]]), ("score_pool", "gold"),
+             ("gold_rm", "gold_rm"), ("prompts", "prompts")], work, models, act)
+    if daa["losses"]:
+        dp = daa_proxy(c)
+        D, b, E = daa_data_size(c), daa["train"]["per_device_train_batch_size"], int(daa["train"]["num_train_epochs"])
+        steps = math.ceil(D / b) * E
+        for r in daa_runs(c):
+            m, t = pols[pi], rms[dp]
+            work = Work().train(m, 2 * b, S, steps).forward(m, 2 * b * steps, S, 2 * b).load(m, m, t, gold)
+            pts = 1 + len(daa["fractions"]) + (E - 1)
+            act = max(_act_train(m, 2 * b, S, lm=True), evaluation(work, m, t, daa, pts))
+            work.forward(m, 2 * daa["heldout_pairs"] * (pts + 1), S, sb)  # implicit-reward accuracy
+            add("train_daa", f"{r['loss']}-beta{r['beta']}-s{r['seed']}",
+                [("label_pairs", "label_pairs"), ("score_pool", "gold"), ("score_pool", dp), ("train_rm", dp),
+                 pol_dep(pi)], work, [(m, "train16"), (m, "infer"), (t, "infer"), (gold, "infer")], act)
+    n_rl, n_daa = len([j for j in out if j.rule == "train_rl"]), len([j for j in out if j.rule == "train_daa"])
+    bon_grid = math.log2(c["bon"]["N"]) * c["bon"]["per_octave"] + 1
+    add("bon_curves", "bon_curves", [("score_pool", t) for t in scored] + [("gold_rm", "gold_rm")],
+        Work(rows=len(scored) * pool_n * bon_grid))
+    add("rm_metrics", "rm_metrics", [("train_rm", p["id"]) for p in proxies(c)], Work(rows=len(proxies(c))))
+    rl_rows = n_rl * points + n_daa * (1 + len(daa["fractions"]) + int(daa["train"]["num_train_epochs"]) - 1)
+    curve_deps = [("bon_curves", "bon_curves")] + [(j.rule, j.id) for j in out if j.rule in ("train_rl", "train_daa")]
+    add("curves", "curves", curve_deps, Work(rows=rl_rows + len(scored) * bon_grid))
+    add("fits", "fits", [("curves", "curves")], Work(rows=len(scored) + n_rl + n_daa))
+    add("figures", "figures", [("curves", "curves"), ("fits", "fits")], Work(rows=len(outputs.figures(c, "figures"))))
+    add("rm_eval", "rm_eval", [("score_pool", t) for t in scored] + [("score_eval", t) for t in scored]
+        + [("rm_metrics", "rm_metrics"), ("gold_rm", "gold_rm"), ("curves", "curves"), ("fits", "fits")],
+        Work(rows=len(scored) * ev["n_boot"]))
+    add("rm_figures", "rm_figures", [("rm_eval", "rm_eval"), ("curves", "curves")],
+        Work(rows=len(outputs.figures(c, "rm_figures"))))
+    return out
+
+
+# --- costs --------------------------------------------------------------------------------------
+
+def _weights_mb(models: list, device: str) -> float:
+    """Resident weights (and training state) of ``models``: bf16 on a GPU, fp32 on the CPU."""
+    per = {"gpu": {"infer": 2, "train32": 16, "train16": 8}, "cpu": {"infer": 4, "train32": 16, "train16": 16}}[device]
+    return sum(m.params * per[role] for m, role in models) / MB
+
+
+def cost(config: dict, profile: Path | None = None, cores: int = 2, gpus: int = 0,
+         prompt_tokens: int | None = None) -> list[Job]:
+    """The jobs of :func:`jobs` with their time (overhead + work, seconds), CPU RAM and GPU memory
+    (MB) and threads, for a run on ``cores`` cores and ``gpus`` GPUs (0: everything on the CPU)."""
+    import yaml
+
+    from overopt import resources
+
+    est = resources.estimate(config)
+    threads = {}
+    if profile is not None and (Path(profile) / "config.yaml").is_file():
+        threads = (yaml.safe_load((Path(profile) / "config.yaml").read_text()) or {}).get("set-threads") or {}
+    out = jobs(config, prompt_tokens)
+    for j in out:
+        j.gpu = bool(gpus) and j.rule in GPU_RULES
+        dev = "gpu" if j.gpu else "cpu"
+        consts = GPU if j.gpu else CPU
+        w = j.work
+        model_s = sum(w.passes[k] * consts[k][0] + w.flops[k] / consts[k][1] for k in consts)
+        load_s = sum(m.params * (2 if j.gpu else 4) for m in w.loads if m.hub) / LOAD_BYTES_S
+        j.overhead_s = OVERHEAD_S[j.rule] + (CUDA_START_S if j.gpu else 0.0)
+        j.work_s = RULE_FACTOR.get(j.rule, 1.0) * model_s + load_s + w.rows * ROW_S.get(j.rule, 0.0)
+        j.threads = max(1, min(int(threads.get(j.rule, 1)), cores))
+        hub_models = [(m, r) for m, r in j.models if m.hub]
+        host = (max((m.params * 2 for m, _ in hub_models), default=0) / MB if j.gpu
+                else _weights_mb(hub_models, "cpu"))
+        j.cpu_mb = est.get(j.rule, {"mem_mb": resources.LIGHT_MB})["mem_mb"] + host
+        j.gpu_mb = CUDA_CONTEXT_MB + _weights_mb(j.models, "gpu") + j.act_mb if j.gpu else 0.0
+    return out
+
+
+def schedule(plan: list[Job], cores: int, gpus: int = 0) -> dict:
+    """Greedy list scheduling of the job DAG: when slots free up, the ready job with the longest
+    remaining chain starts (each holds its threads of ``cores`` and, on a GPU run, one of
+    ``gpus``). Returns the wall time, the lower bound max(work / slots, longest chain) and the
+    longest chain."""
+    by_key = {j.key: j for j in plan}
+    children: dict = {k: [] for k in by_key}
+    for j in plan:
+        for d in j.deps:
+            if d not in by_key:
+                raise KeyError(f"{j.key} depends on {d}, which is not planned")
+            children[d].append(j.key)
+    rank: dict = {}
+
+    def chain(k):  # longest path from the start of k to the end of the DAG
+        if k not in rank:
+            rank[k] = by_key[k].seconds + max((chain(c) for c in children[k]), default=0.0)
+        return rank[k]
+
+    sys.setrecursionlimit(max(10_000, sys.getrecursionlimit()))
+    longest = max((chain(k) for k in by_key), default=0.0)
+    waiting = {k: len(set(by_key[k].deps)) for k in by_key}
+    ready = [(-rank[k], k) for k, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    free_cores, free_gpus, now, running, done = cores, gpus, 0.0, [], 0
+    while done < len(plan):
+        held = []
+        while ready:  # start every ready job that fits, longest chain first
+            r, k = heapq.heappop(ready)
+            j = by_key[k]
+            if j.threads <= free_cores and (not j.gpu or free_gpus >= 1):
+                free_cores -= j.threads
+                free_gpus -= j.gpu
+                heapq.heappush(running, (now + j.seconds, k))
+            else:
+                held.append((r, k))
+        for item in held:
+            heapq.heappush(ready, item)
+        now, k = heapq.heappop(running)
+        done += 1
+        j = by_key[k]
+        free_cores += j.threads
+        free_gpus += j.gpu
+        for c in set(children[k]):
+            waiting[c] -= 1
+            if waiting[c] == 0:
+                heapq.heappush(ready, (-rank[c], c))
+    cpu_work = sum(j.seconds * j.threads for j in plan if not j.gpu)
+    gpu_work = sum(j.seconds for j in plan if j.gpu)
+    bound = max(cpu_work / cores, gpu_work / gpus if gpus else 0.0, longest)
+    return {"wall_s": now, "lower_bound_s": bound, "longest_chain_s": longest}
+
+
+def per_rule(plan: list[Job]) -> list[dict]:
+    """One row per rule: jobs, job time (median, max), total, GPU-hours, overhead share, memory."""
+    rows = []
+    for rule in ORDER:
+        js = [j for j in plan if j.rule == rule]
+        if not js:
+            continue
+        secs = [j.seconds for j in js]
+        total = sum(secs)
+        rows.append({"rule": rule, "jobs": len(js), "median_s": statistics.median(secs), "max_s": max(secs),
+                     "total_s": total, "gpu_h": sum(j.seconds for j in js if j.gpu) / 3600,
+                     "overhead_share": sum(j.overhead_s for j in js) / total if total else 0.0,
+                     "cpu_mb": max(j.cpu_mb for j in js), "gpu_mb": max(j.gpu_mb for j in js)})
+    return rows
+
+
+def _fmt_s(s: float) -> str:
+    return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
+def report(plan: list[Job], cores: int, gpus: int, granted: dict) -> str:
+    rows, sched = per_rule(plan), schedule(plan, cores, gpus)
+    head = ["rule", "jobs", "job time (median)", "(max)", "total", "overhead", "CPU RAM", "profile mem_mb"]
+    if gpus:
+        head += ["GPU-hours", "GPU mem"]
+    table = []
+    for r in rows:
+        line = [r["rule"], str(r["jobs"]), _fmt_s(r["median_s"]), _fmt_s(r["max_s"]), _fmt_s(r["total_s"]),
+                f"{r['overhead_share']:.0%}", f"{r['cpu_mb']:,.0f} MB",
+                f"{granted[r['rule']]:,}" if r["rule"] in granted else "-"]
+        if gpus:
+            line += [f"{r['gpu_h']:.2f}" if r["gpu_h"] else "-", f"{r['gpu_mb'] / 1024:.1f} GB" if r["gpu_mb"] else "-"]
+        table.append(line)
+    widths = [max(len(x) for x in col) for col in zip(head, *table)]
+    fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    lines = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(t) for t in table]
+    total = sum(j.seconds for j in plan)
+    over = sum(j.overhead_s for j in plan)
+    where = f"{cores} cores" + (f" and {gpus} GPUs" if gpus else "")
+    lines += ["", f"{len(plan)} jobs; job time in all {_fmt_s(total)} ({over / total:.0%} fixed overhead: start-up "
+                  f"and imports)" + (f"; {sum(j.seconds for j in plan if j.gpu) / 3600:.1f} GPU-hours" if gpus else ""),
+              f"wall time on {where}: ~{_fmt_s(sched['wall_s'])} (greedy schedule of the job DAG; lower bound "
+              f"{_fmt_s(sched['lower_bound_s'])}, longest chain {_fmt_s(sched['longest_chain_s'])})"]
+    if gpus:
+        peak = max(j.gpu_mb for j in plan)
+        lines.append(f"peak GPU memory of one job: {peak / 1024:.1f} GB (bf16); GPU constants are assumptions, "
+                     "not measurements (docs/running.md)")
+    over_mem = [r["rule"] for r in rows if r["rule"] in granted and r["cpu_mb"] > granted[r["rule"]]]
+    if over_mem:
+        lines.append(f"CPU RAM above the profile's mem_mb: {', '.join(over_mem)}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--configfile", nargs="+", default=[str(ROOT / "config.yaml")],
+                    help="config files, merged in order as Snakemake's --configfile (default: config.yaml)")
+    ap.add_argument("--profile", default=str(ROOT / "profiles" / "default"),
+                    help="a workflow profile folder: its set-resources mem_mb and set-threads")
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--gpus", type=int, default=0, help="GPUs (0: every job on the CPU)")
+    ap.add_argument("--prompt-tokens", type=int, help=f"prompt length in tokens (default: world.prompt_len, or "
+                                                      f"{DATASET_PROMPT_TOKENS} for a prompt dataset)")
+    ap.add_argument("--csv", help="write the per-rule table here")
+    ap.add_argument("--jobs-csv", help="write one row per job here")
+    args = ap.parse_args(argv)
+    from overopt import resources
+    from overopt.config import ConfigError
+
+    try:
+        config = load_config(args.configfile)
+    except ConfigError as e:
+        raise SystemExit(f"overopt.plan: {e}") from None
+    plan = cost(config, Path(args.profile), args.cores, args.gpus, args.prompt_tokens)
+    granted = resources.granted(Path(args.profile) / "config.yaml")
+    print(report(plan, args.cores, args.gpus, granted))
+    if args.csv:
+        import pandas as pd
+
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(per_rule(plan)).to_csv(args.csv, index=False)
+    if args.jobs_csv:
+        import pandas as pd
+
+        Path(args.jobs_csv).parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame([{"rule": j.rule, "job": j.id, "seconds": j.seconds, "overhead_s": j.overhead_s,
+                       "work_s": j.work_s, "gpu": j.gpu, "threads": j.threads, "cpu_mb": j.cpu_mb,
+                       "gpu_mb": j.gpu_mb} for j in plan]).to_csv(args.jobs_csv, index=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""The target registry: every reward model a policy is optimized against or scored by.
+
+One place, built from the validated config, says what each target is: its id, its kind
+(``gold``; a ``reference`` teacher derived from another target's scores, such as Razin's flat
+teacher; a ``proxy`` of a family), where its model, normalization and metadata live, its
+identity columns and any score transform. Rules, scripts, tables and figures ask the registry
+(or the ``kind`` column it puts on every table row) instead of testing names, so a new kind of
+RM is one entry here. The wildcard constraint of ``{rm}`` is the closed set of registry ids.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from overopt.config import path_number
+
+R = "results"
+GOLD, REFERENCE, PROXY = "gold", "reference", "proxy"  # the kinds
+KINDS = (GOLD, REFERENCE, PROXY)
+FLAT = "flat"  # the family of Razin et al.'s accurate-but-flat teacher
+
+
+@dataclass(frozen=True)
+class Target:
+    """One RM. ``base`` and ``transform`` describe a reference teacher: its scores are the
+    base target's normalized scores, transformed (``teachers.transform``); it has no model or
+    normalization of its own. ``rl``: pi_init is optimized against it by RL."""
+
+    id: str
+    kind: str
+    family: str
+    model: str
+    norm: str
+    meta: str
+    rl: bool
+    base: str | None = None
+    transform: dict | None = None
+    grid: dict = field(default_factory=dict)  # a proxy's cell: size entry, data_size, objective, seed
+
+    @property
+    def scored(self) -> bool:
+        """Scores the reference pool with a model of its own (a reference teacher transforms its base's)."""
+        return self.base is None
+
+    @property
+    def trained(self) -> bool:
+        return self.kind == PROXY
+
+
+# --- the grids a config implies (what the registry is built from) --------------------------
+
+def proxies(config: dict) -> list[dict]:
+    """One entry per proxy RM of the grid: id, size (its config entry), data_size, objective, seed."""
+    p = config["proxy"]
+    pfr_sizes = p["pfr"].get("data_sizes") or p["data_sizes"]
+    return [{"id": f"{s['name']}-d{n}-{obj}-s{seed}", "size": s, "data_size": n, "objective": obj, "seed": seed}
+            for s in p["sizes"] for n in p["data_sizes"] for obj in p["objectives"] for seed in p["seeds"]
+            if obj != "pfr" or n in pfr_sizes]
+
+
+def rl_targets(config: dict) -> list[str]:
+    """The RMs pi_init is optimized against by RL: gold, then the proxies of rl.objectives."""
+    return [GOLD, *(p["id"] for p in proxies(config) if p["objective"] in config["rl"]["objectives"])]
+
+
+def proxy(config: dict, rm_id: str) -> dict:
+    for p in proxies(config):
+        if p["id"] == rm_id:
+            return p
+    raise KeyError(f"no proxy RM {rm_id!r} in the configured grid")
+
+
+def policies(config: dict) -> list[dict]:
+    """pi_init first, then the policy-size axis: name, and arch (built here) or name_or_path."""
+    pol = config["policy"]
+    ref = {"name_or_path": pol["name_or_path"]} if pol["name_or_path"] else {"arch": pol["arch"]}
+    main = {"name": pol["name"], **ref}
+    return [main, *pol["more_sizes"]]
+
+
+def rl_runs(config: dict, targets: list[str]) -> list[dict]:
+    """One entry per RL run: policy, algorithm, target RM id, KL coefficient (as its path string)
+    and seed. pi_init runs against every target; the policy-size axis against its own targets."""
+    rl, pol = config["rl"], config["policy"]
+    grid = [(pol["name"], targets)] + [(s["name"], pol["more_sizes_targets"]) for s in pol["more_sizes"]]
+    return [{"policy": p, "algo": a, "rm": t, "kl": path_number(k), "seed": s}
+            for p, ts in grid for a in rl["algorithms"] for t in ts for k in rl["kl_coefs"] for s in rl["seeds"]]
+
+
+def daa_data_size(config: dict) -> int:
+    return config["daa"]["data_size"] or min(config["proxy"]["data_sizes"])
+
+
+def daa_proxy(config: dict) -> str:
+    """The proxy whose score fills DAA curves' proxy column: the configured one, or the last of
+    proxy.sizes (the largest in the default) trained on the same pairs, first objective and seed."""
+    if config["daa"]["proxy"]:
+        return config["daa"]["proxy"]
+    p = config["proxy"]
+    return f"{p['sizes'][-1]['name']}-d{daa_data_size(config)}-{p['objectives'][0]}-s{p['seeds'][0]}"
+
+
+def daa_runs(config: dict) -> list[dict]:
+    """One entry per DAA run on pi_init: loss, beta (as its path string) and seed."""
+    daa = config["daa"]
+    return [{"loss": loss, "beta": path_number(b), "seed": s} for loss in daa["losses"] for b in daa["betas"]
+            for s in daa["seeds"]]
+
+
+def n_positions(config: dict) -> int:
+    """Context length of models built here: prompt + response + EOS, plus slack."""
+    return config["world"]["prompt_len"] + config["response_len"] + 2
+
+
+def gold_model(config: dict) -> str:
+    """The gold RM's name_or_path: the config's (a folder or hub id), or the one built here."""
+    return config["gold"]["name_or_path"] or f"{R}/rms/gold/model"
+
+
+class Registry:
+    """Every target of a config, in a fixed order: gold, the proxies, the reference teachers."""
+
+    def __init__(self, config: dict):
+        gold = gold_model(config)
+        rl_ids = set(rl_targets(config))
+        self.targets: dict[str, Target] = {}
+        self._add(Target(GOLD, GOLD, GOLD, gold, f"{R}/rms/gold/normalization.json", f"{R}/rms/gold/metrics.json",
+                         rl=True))
+        for p in proxies(config):
+            rm = p["id"]
+            self._add(Target(rm, PROXY, "grid", f"{R}/rms/{rm}/model", f"{R}/rms/{rm}/normalization.json",
+                             f"{R}/rms/{rm}/metrics.json", rl=rm in rl_ids, grid=p))
+        factor = config["rm_eval"]["flat_factor"]
+        if factor:  # Razin et al.'s accurate-but-flat teacher (RL only)
+            self._add(Target("gold_flat", REFERENCE, FLAT, gold, f"{R}/rms/gold/normalization.json",
+                             f"{R}/rms/gold/metrics.json", rl=True, base=GOLD, transform={"flat": factor}))
+
+    def _add(self, t: Target) -> None:
+        if t.id in self.targets:
+            raise ValueError(f"two targets share the id {t.id!r}")
+        self.targets[t.id] = t
+
+    def __getitem__(self, rm: str) -> Target:
+        return self.targets[rm]
+
+    def __iter__(self):
+        return iter(self.targets.values())
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.targets)
+
+    def of_kind(self, *kinds: str) -> list[Target]:
+        return [t for t in self if t.kind in kinds]
+
+    @property
+    def gold(self) -> Target:
+        return self.targets[GOLD]
+
+    @property
+    def proxies(self) -> list[Target]:
+        return self.of_kind(PROXY)
+
+    @property
+    def scored(self) -> list[Target]:
+        """Targets with a model of their own: each scores the reference pool once."""
+        return [t for t in self if t.scored]
+
+    @property
+    def rl_targets(self) -> list[Target]:
+        return [t for t in self if t.rl]
+
+    def wildcard(self, targets: list[Target] | None = None) -> str:
+        """The regex of ``{rm}``: exactly these ids (default: every target)."""
+        return "|".join(re.escape(t.id) for t in (self if targets is None else targets))
+
+    def identity(self, rm: str, seed: int) -> dict:
+        """The identity columns of a target that is not trained (gold and references; ``params``
+        is added by the gold stage, which loads the model); a proxy's come from its metrics.json,
+        written by its training job."""
+        t = self.targets[rm]
+        return {"rm": rm, "kind": t.kind, "family": t.family, "rm_size": rm, "data_size": None, "objective": rm,
+                "seed": seed, "label_mode": None, "flip_rate": None}
+
+    def references(self, seed: int) -> dict:
+        """Reference teachers: id -> base target, transform and identity columns (params: the base's)."""
+        return {t.id: {"base": t.base, "transform": t.transform, "identity": self.identity(t.id, seed)}
+                for t in self.of_kind(REFERENCE)}
+
+
+# How the figures name and draw the targets that are not proxies, per family.
+FAMILY_STYLE = {GOLD: dict(marker="*", color="black", ms=15, label="gold RM (reference)", short="gold RM (ref.)"),
+                FLAT: dict(marker="X", color="crimson", ms=11, label="flat teacher (accurate, low variance)",
+                             short="flat teacher (ref.)")}

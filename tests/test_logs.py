@@ -1,0 +1,57 @@
+"""A job's log file holds what went wrong: the traceback, warnings and C-level stderr."""
+import os
+import subprocess
+import sys
+
+HOOK = """
+import os, sys, warnings
+from overopt import runtime
+runtime.log_failures(sys.argv[1])
+runtime.log.info("progress-marker")
+warnings.warn("warning-marker")
+os.write(2, b"fd2-marker\\n")
+try:
+    raise ValueError("hook-marker")
+except ValueError:
+    sys.excepthook(*sys.exc_info())
+"""
+
+SNAKEFILE = """
+rule boom:
+    output: "out.txt"
+    log: "logs/boom/boom.log"
+    script: "boom.py"
+"""
+
+SCRIPT = """
+from overopt import runtime
+runtime.job(snakemake, 0)
+raise ValueError("boom-marker")
+"""
+
+
+def test_the_hook_logs_the_traceback_and_keeps_the_console(tmp_path, root):
+    log = tmp_path / "job.log"
+    out = subprocess.run([sys.executable, "-c", HOOK, str(log)], capture_output=True, text=True, check=False,
+                         env={**os.environ, "PYTHONPATH": str(root)}, timeout=60)
+    text = log.read_text()
+    for marker in ("progress-marker", "warning-marker", "fd2-marker", "job failed", "Traceback",
+                   "ValueError: hook-marker"):
+        assert marker in text, (marker, text)
+    assert "ValueError: hook-marker" in out.stderr and "fd2-marker" not in out.stderr
+
+
+def test_a_failed_job_logs_its_traceback(tmp_path, root, snakemake_bin):
+    (tmp_path / "Snakefile").write_text(SNAKEFILE)
+    (tmp_path / "boom.py").write_text(SCRIPT)
+    out = subprocess.run([snakemake_bin, "--cores", "1", "--snakefile", str(tmp_path / "Snakefile"),
+                          "--directory", str(tmp_path), "--workflow-profile", str(root / "profiles/default")],
+                         capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(root)},
+                         timeout=120)
+    assert out.returncode != 0
+    text = (tmp_path / "logs/boom/boom.log").read_text()
+    for marker in ("threads=1 seed=0", "Traceback", "ValueError", "boom-marker"):
+        assert marker in text, (marker, text)
+    console = out.stdout + out.stderr
+    assert "ValueError: boom-marker" in console  # the job's traceback still reaches the console
+    assert "CRITICAL overopt: job failed" in console  # and so does its log (show-failed-logs)

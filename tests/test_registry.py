@@ -1,0 +1,85 @@
+"""The target registry, the output registry and the stage settings, built from configs."""
+import copy
+import re
+
+import pytest
+import yaml
+
+from overopt import config as C
+from overopt import outputs, settings
+from overopt.targets import GOLD, PROXY, REFERENCE, Registry
+
+
+@pytest.fixture(scope="module")
+def default(root):
+    return C.validate(yaml.safe_load((root / "config.yaml").read_text()))
+
+
+def variant(cfg, **sections):
+    out = copy.deepcopy(cfg)
+    for section, values in sections.items():
+        out[section].update(values)
+    return C.validate(out)
+
+
+def test_registry_lists_every_target_once(default):
+    reg = Registry(default)
+    assert reg.ids[0] == GOLD and reg.ids[-1] == "gold_flat"
+    assert [t.kind for t in reg].count(GOLD) == 1 and len(reg.of_kind(REFERENCE)) == 1
+    assert len(reg.proxies) == 16 and all(t.trained for t in reg.proxies)
+    assert reg["gold_flat"].base == GOLD and not reg["gold_flat"].scored and reg["gold_flat"].transform == {"flat": 0.1}
+    assert {t.id for t in reg.scored} == {GOLD, *(t.id for t in reg.proxies)}
+    assert {t.id for t in reg.rl_targets} == {GOLD, "gold_flat", *(t.id for t in reg.proxies if "-bt-" in t.id)}
+
+
+def test_wildcard_is_the_closed_set_of_ids(default):
+    reg = Registry(default)
+    pattern = re.compile(f"^(?:{reg.wildcard()})$")
+    assert all(pattern.match(i) for i in reg.ids)
+    assert not pattern.match("xs-d2000-bt-s9") and not pattern.match("gold_flatter")
+    proxies = re.compile(f"^(?:{reg.wildcard(reg.proxies)})$")
+    assert not proxies.match(GOLD)
+
+
+def test_no_flat_factor_no_reference(default):
+    reg = Registry(variant(default, rm_eval={"flat_factor": None}))
+    assert not reg.of_kind(REFERENCE) and reg.ids[-1] != "gold_flat"
+
+
+@pytest.mark.parametrize("sections,absent", [
+    ({"policy": {"more_sizes": [], "more_sizes_targets": []}}, "rl_by_policy_size"),
+    ({"daa": {"losses": []}}, "daa_by_loss"),
+    ({"rm_eval": {"flat_factor": None}}, "flat_teacher"),
+    ({"proxy": {"objectives": ["bt"], "pfr": {"data_sizes": None, "prompts": 4, "tau": 1.0}}}, "bt_vs_pfr"),
+])
+def test_switched_off_arm_declares_no_figure(default, sections, absent):
+    names = {f.name for f in outputs.figures(variant(default, **sections))}
+    assert absent not in names and absent in {f.name for f in outputs.figures(default)}
+    assert "bon_by_rm_size" in names
+
+
+def test_every_registered_figure_draws_and_has_a_caption(root):
+    for f in outputs.FIGURES:
+        assert callable(outputs.drawer(f.name)), f.name
+        assert (root / "workflow" / "report" / f"{f.name}.rst").exists(), f.name
+    assert {f.job for f in outputs.FIGURES} == {"figures", "rm_figures"}
+
+
+def test_every_stage_setting_round_trips(default):
+    """Each rule's params dict rebuilds its dataclass, so scripts get exactly what Snakemake compared."""
+    st = settings.Stages(default)
+    reg = st.targets
+    proxy, rl = reg.proxies[0].id, reg.rl_targets[-1].id
+    built = {
+        settings.World: st.world(), settings.Prompts: st.prompts(), settings.Gold: st.gold(),
+        settings.Policy: st.policy("small"), settings.Pool: st.pool("small", 4, 6, "eval"),
+        settings.Score: st.score(proxy), settings.ExtraScores: st.extra_scores(proxy, ["large"]),
+        settings.Labels: st.labels(), settings.Proxy: st.proxy(proxy), settings.RL: st.rl("small", "rloo", rl, "0", "0"),
+        settings.DAA: st.daa("dpo", "0.1", "0"), settings.Bon: st.bon(), settings.Fit: st.fit(),
+        settings.RMEval: st.rm_eval(), settings.Figures: st.figures(["bon_by_rm_size"]),
+    }
+    for cls, hp in built.items():
+        assert settings.to_hp(cls(**hp)) == hp
+    assert built[settings.RL]["target"] == {"id": "gold_flat", "kind": REFERENCE, "model": reg[GOLD].model,
+                                           "transform": {"flat": 0.1}}
+    assert built[settings.Proxy]["pfr"] is None and reg[proxy].kind == PROXY

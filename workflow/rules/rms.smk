@@ -1,0 +1,28 @@
+# The proxy RMs: every proxy of the registry (the grid: sizes x data sizes x objectives x
+# seeds), trained with TRL's RewardTrainer on the first data_size labeled pairs.
+
+
+rule train_rm:
+    wildcard_constraints:
+        rm=T.wildcard(T.proxies),
+    output:
+        model=directory(f"{R}/rms/{{rm}}/model"),
+        metrics=f"{R}/rms/{{rm}}/metrics.json",
+    input:
+        pairs=rules.label_pairs.output[0],
+        policy=local_input(S.pi_init),
+        code=code("train_rm"),
+    params:
+        hp=lambda wc: S.proxy(wc.rm),
+        checkpoints=lambda wc: f"{R}/checkpoints/train_rm/{wc.rm}",  # outside the outputs: survives a kill
+    log:
+        log("train_rm", "{rm}"),
+    benchmark:
+        bench("train_rm", "{rm}")
+    conda:
+        ENV_TORCH
+    threads: 1
+    resources:
+        gpu=1,
+    script:
+        "../scripts/train_rm.py"
