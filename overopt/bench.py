@@ -1,8 +1,11 @@
 """Benchmark a cold run of the workflow: wall time, peak memory of the whole process tree
-(Snakemake and its jobs together), and per-rule costs from Snakemake's ``benchmark:`` files.
+(Snakemake and its jobs together), per-rule costs from Snakemake's ``benchmark:`` files, and
+each rule's fixed overhead (start-up, imports, model loading) against its useful work, from the
+``overhead:`` line every job logs at exit (:func:`overopt.runtime.job`).
 
     python -m overopt.bench --out results/benchmark            # the default study, cold
     python -m overopt.bench --preset tiny --out results/benchmark-tiny
+    python -m overopt.bench --results results --out results/benchmark   # a finished run, not rerun
 
 Runs in a fresh work directory, so nothing under ``results/`` is reused. Timings on shared
 machines vary; compare ratios taken in one run.
@@ -10,6 +13,7 @@ machines vary; compare ratios taken in one run.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -58,12 +62,53 @@ def run(workdir: Path, configfiles: list[str], cores: int) -> dict:
 
 
 def rule_costs(results: Path) -> pd.DataFrame:
-    """One row per job from the benchmark files: rule, job, seconds, max RSS."""
+    """One row per job from the benchmark files: rule, job, seconds, max RSS, CPU seconds (Snakemake
+    samples every 0.5 s for 15 s, then every 30 s: cpu_s undercounts a longer job)."""
     rows = []
     for f in sorted((results / "benchmarks").rglob("*.tsv")):
         b = pd.read_csv(f, sep="\t").iloc[0]
-        rows.append({"rule": f.parent.name, "job": f.stem, "s": float(b["s"]), "max_rss_mb": float(b["max_rss"])})
-    return pd.DataFrame(rows)
+        rows.append({"rule": f.parent.name, "job": f.stem, "s": float(b["s"]), "max_rss_mb": float(b["max_rss"]),
+                     "cpu_s": float(b["cpu_time"])})
+    return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss_mb", "cpu_s"])
+
+
+OVERHEAD = re.compile(r"overhead: startup\+imports (?P<startup_imports>[\d.]+) s, work (?P<work>-?[\d.]+) s, "
+                      r"model loading (?P<loading>[\d.]+) s \(startup (?P<startup>[\d.nan]+) s, imports "
+                      r"(?P<imports>[\d.]+) s; cpu (?P<cpu_fixed>[\d.]+) of (?P<cpu_total>[\d.]+) s\)")
+
+
+def job_overheads(results: Path, jobs: pd.DataFrame) -> pd.DataFrame:
+    """``jobs`` with the last ``overhead:`` line of each job's log (``results/logs/<rule>/<job>.log``)
+    split out: startup+imports, model loading, work and CPU seconds, and ``outside``, the part
+    of the benchmark's seconds outside the job's Python process (Snakemake's own per-job cost).
+    Jobs whose log has no such line (older code, a killed job) get NaN."""
+    cols = list(OVERHEAD.groupindex)
+    rows = []
+    for _, j in jobs.iterrows():
+        log = results / "logs" / j["rule"] / f"{j['job']}.log"
+        found = OVERHEAD.findall(log.read_text(errors="replace")) if log.is_file() else []
+        rows.append(dict(zip(cols, map(float, found[-1]))) if found else dict.fromkeys(cols, float("nan")))
+    out = pd.concat([jobs.reset_index(drop=True), pd.DataFrame(rows, columns=cols)], axis=1)
+    out["outside"] = (out["s"] - out["startup_imports"] - out["loading"] - out["work"]).clip(lower=0)
+    return out
+
+
+def overhead_table(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per rule, over its jobs with an ``overhead:`` line: jobs, total wall seconds, the fixed
+    overhead (every benchmarked second that is not the job's logged work: startup+imports, model
+    loading and the time outside the job's process, shown apart), the useful work, the overhead
+    share of the wall time and of the CPU time (startup+imports CPU over the process's CPU); a
+    last row ``all`` for the study."""
+    j = jobs.dropna(subset=["work"]).assign(fixed_s=lambda d: (d["s"] - d["work"]).clip(lower=0))
+
+    def row(name, g):
+        wall = g["s"].sum()
+        return {"rule": name, "jobs": len(g), "wall_s": wall, "startup_imports_s": g["startup_imports"].sum(),
+                "model_loading_s": g["loading"].sum(), "outside_s": g["outside"].sum(), "fixed_s": g["fixed_s"].sum(),
+                "work_s": g["work"].sum(), "overhead_share": g["fixed_s"].sum() / wall if wall else float("nan"),
+                "cpu_overhead_share": g["cpu_fixed"].sum() / g["cpu_total"].sum() if len(g) else float("nan")}
+
+    return pd.DataFrame([row(r, g) for r, g in j.groupby("rule", sort=False)] + [row("all", j)])
 
 
 def summarize(run_info: dict, jobs: pd.DataFrame) -> pd.DataFrame:
@@ -90,19 +135,35 @@ def main(argv=None) -> None:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--out", default="results/benchmark")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--results", help="summarize this finished run's results folder instead of running one "
+                                      "(no wall time or peak memory then)")
     args = ap.parse_args(argv)
-    configs = [str(ROOT / "config.yaml")] + ([str(ROOT / "config/presets" / f"{args.preset}.yaml")]
-                                             if args.preset else [])
-    work = Path(tempfile.mkdtemp(prefix="overopt-bench-"))
-    info = run(work, configs, args.cores)
-    jobs = rule_costs(work / "results")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.results:
+        work, info, results = None, None, Path(args.results)
+    else:
+        configs = [str(ROOT / "config.yaml")] + ([str(ROOT / "config/presets" / f"{args.preset}.yaml")]
+                                                 if args.preset else [])
+        work = Path(tempfile.mkdtemp(prefix="overopt-bench-"))
+        info, results = run(work, configs, args.cores), work / "results"
+    jobs = job_overheads(results, rule_costs(results))
     jobs.to_csv(out / "jobs.csv", index=False)
-    summary = summarize(info, jobs)
-    summary.to_csv(out / "summary.csv", index=False)
-    print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    if not args.keep:
+    if info is not None:
+        summary = summarize(info, jobs)
+        summary.to_csv(out / "summary.csv", index=False)
+        print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    table = overhead_table(jobs)
+    table.to_csv(out / "overhead.csv", index=False)
+    if len(table) > 1:
+        print("\nfixed overhead per rule (startup+imports, model loading, outside the job's process) vs work:")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        print(f"\nstudy: {table.iloc[-1]['overhead_share']:.0%} of the jobs' wall time and "
+              f"{table.iloc[-1]['cpu_overhead_share']:.0%} of their CPU time is fixed overhead "
+              f"({int(table.iloc[-1]['jobs'])} of {len(jobs)} jobs logged it)")
+    else:
+        print("no job logged an `overhead:` line (a run of older code?): no overhead table")
+    if work is not None and not args.keep:
         shutil.rmtree(work)
 
 

@@ -35,7 +35,7 @@ The model (docs/running.md, "Cost plan", says what it leaves out):
   bound ``max(total work / slots, longest chain)`` is printed beside it.
 
 Calibration (the constants below): the CPU constants are fitted to the default study's
-benchmark files (``results/benchmarks``, a ``--cores 2`` run of 2026-12-01 whose first 52 jobs
+benchmark files (``results/benchmarks``, a ``--cores 2`` run of 2026-12-01 whose first 54 jobs
 ran before other load shared the machine) and the per-rule start-up costs to the ``overhead:``
 lines of a tiny-preset run's job logs (CPU seconds: the wall clock of that run was shared
 4-5 ways). A plan is of a job alone on an idle core; a shared machine is slower by its
@@ -58,7 +58,8 @@ MB = 2**20
 
 # Known hub models (offline, so their sizes cannot be read): id -> (parameters of the causal LM
 # or, for a reward model, of the classifier; layers, width, heads, vocabulary, tied embeddings),
-# from the models' config.json and model cards. A proxy from a causal LM drops its LM head.
+# from the models' config.json and model cards (Pythia: exact counts; Qwen3: the cards'
+# non-embedding + embedding parameters, to 3 digits). A proxy from a causal LM drops its LM head.
 HUB = {
     "EleutherAI/pythia-14m": (14_067_712, 6, 128, 4, 50_304, False),
     "EleutherAI/pythia-70m": (70_426_624, 6, 512, 8, 50_304, False),
@@ -67,39 +68,56 @@ HUB = {
     "EleutherAI/pythia-1b": (1_011_781_632, 16, 2048, 8, 50_304, False),
     "EleutherAI/pythia-1.4b": (1_414_647_808, 24, 2048, 16, 50_304, False),
     "EleutherAI/pythia-2.8b": (2_775_208_960, 32, 2560, 32, 50_304, False),
-    "Qwen/Qwen3-0.6B": (596_049_920, 28, 1024, 16, 151_936, True),
-    "Qwen/Qwen3-1.7B": (1_720_574_976, 28, 2048, 16, 151_936, True),
-    "Qwen/Qwen3-4B": (4_022_468_096, 36, 2560, 32, 151_936, True),
-    "Qwen/Qwen3-8B": (8_190_735_360, 36, 4096, 32, 151_936, False),
-    "Skywork/Skywork-Reward-V2-Qwen3-0.6B": (596_049_920, 28, 1024, 16, 151_936, True),
-    "Skywork/Skywork-Reward-V2-Qwen3-1.7B": (1_720_574_976, 28, 2048, 16, 151_936, True),
-    "Skywork/Skywork-Reward-V2-Qwen3-4B": (4_022_468_096, 36, 2560, 32, 151_936, True),
-    "Skywork/Skywork-Reward-V2-Qwen3-8B": (7_568_000_000, 36, 4096, 32, 151_936, False),
+    "Qwen/Qwen3-0.6B": (596_000_000, 28, 1024, 16, 151_936, True),
+    "Qwen/Qwen3-1.7B": (1_710_000_000, 28, 2048, 16, 151_936, True),
+    "Qwen/Qwen3-4B": (3_990_000_000, 36, 2560, 32, 151_936, True),
+    "Qwen/Qwen3-8B": (8_190_000_000, 36, 4096, 32, 151_936, False),
+    "Skywork/Skywork-Reward-V2-Qwen3-0.6B": (596_000_000, 28, 1024, 16, 151_936, True),  # Qwen3 + a scalar head
+    "Skywork/Skywork-Reward-V2-Qwen3-1.7B": (1_710_000_000, 28, 2048, 16, 151_936, True),
+    "Skywork/Skywork-Reward-V2-Qwen3-4B": (3_990_000_000, 36, 2560, 32, 151_936, True),
+    "Skywork/Skywork-Reward-V2-Qwen3-8B": (7_570_000_000, 36, 4096, 32, 151_936, False),  # no LM head
 }
 DATASET_PROMPT_TOKENS = 128  # a prompt from a dataset, in tokens (unknown offline; --prompt-tokens)
 
 # --- calibration --------------------------------------------------------------------------
-# Fixed overhead per job on an idle core, seconds: start-up (Python, Snakemake's script
-# preamble, the script's imports) + the first imports of torch/transformers/TRL/scipy/
-# matplotlib; CPU seconds of the `overhead:` lines of the tiny run's logs (2026-12-01).
+# Seconds a job takes alone on an idle core (its CPU seconds, all of them Snakemake's
+# benchmark counts: the jobs are single-threaded and CPU-bound). Measured 2026-12-01 on a
+# 2-core VM (scripts and data: tests/data/benchmark_*.csv say how each number was derived).
+#
+# Fixed overhead per job: start-up (Python, Snakemake's script preamble, the script's module
+# imports) + the first imports of torch/transformers/TRL/scipy/matplotlib + ~1.1 s of CPU a
+# torch job spends outside its Python process: the `overhead:` lines of a tiny-preset run's job
+# logs (CPU seconds at the end of the imports, median per rule). Small models' loading is in the
+# work (LOAD_S a model).
 OVERHEAD_S = {
-    "prompts": 1.0, "world": 2.0, "gold_rm": 5.5, "train_policy": 7.5, "sample_pool": 6.0, "sample_ood": 6.0,
-    "sample_policy_pool": 6.0, "score_pool": 6.0, "label_pairs": 6.0, "train_rm": 7.5, "score_eval": 6.0,
-    "train_rl": 7.5, "train_daa": 7.5, "bon_curves": 1.5, "rm_metrics": 1.0, "curves": 1.0, "fits": 2.5,
-    "figures": 3.0, "rm_eval": 2.5, "rm_figures": 3.0,
+    "prompts": 0.5, "world": 1.2, "gold_rm": 6.7, "train_policy": 8.1, "sample_pool": 6.6, "sample_ood": 6.6,
+    "sample_policy_pool": 6.6, "score_pool": 6.9, "label_pairs": 7.0, "train_rm": 8.5, "score_eval": 6.7,
+    "train_rl": 8.1, "train_daa": 8.0, "bon_curves": 0.85, "rm_metrics": 0.65, "curves": 0.65, "fits": 2.4,
+    "figures": 2.1, "rm_eval": 1.5, "rm_figures": 1.8,
 }
-# Seconds per layer pass (one batched forward through one layer; a training step is 3 per
-# layer) and effective FLOP/s, per kind of pass, on one CPU thread: fitted to the default run.
-CPU = {"gen": (1.0e-3, 2.0e9), "fwd": (2.0e-3, 2.0e9), "train": (2.0e-3, 2.0e9)}
+TORCH_RULES = {"gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool", "score_pool",
+               "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa"}  # the rest never import torch
+# Per kind of pass: seconds per layer pass (one batched call through one layer, including the
+# batch's tokenization and Python; a training step counts 3 per layer) and effective FLOP/s, on
+# one CPU thread: least squares on the default study's first 54 jobs (default run, `--cores 2`,
+# before other load shared the machine; their wall time x 0.87, the CPU share Snakemake measured
+# exactly on those under 15 s). Within 30% of every such job of its rules.
+CPU = {"gen": (3.8e-3, 40e9), "fwd": (18e-3, 35e9), "train": (2.6e-3, 37e9)}
+LOAD_S = 0.25  # reading a small model and building it (CPU), a model
 # Assumed, not measured: a GPU (H100/H200 class) at bf16.
 GPU = {"gen": (0.25e-3, 2.0e14), "fwd": (0.25e-3, 2.0e14), "train": (0.25e-3, 2.0e14)}
 CUDA_START_S, LOAD_BYTES_S = 3.0, 1.0e9  # GPU runs: CUDA context; reading a model from a local cache
 CUDA_CONTEXT_MB = 500
-# Per-rule factors on the model work (trainer bookkeeping: reward calls, decoding, logging),
-# fitted to the default run; and seconds per row of a table job.
-RULE_FACTOR = {"train_rl": 1.0, "train_daa": 1.0, "train_policy": 1.0, "label_pairs": 1.0}
-ROW_S = {"prompts": 2e-5, "world": 2e-4, "gold_rm": 0.0, "bon_curves": 1e-6, "rm_metrics": 0.01, "curves": 1e-4,
-         "fits": 0.05, "figures": 1.0, "rm_eval": 1e-3, "rm_figures": 1.0}
+# Per-rule factors on the CPU model work of the trainers (reward calls, decoding, logging,
+# evaluation bookkeeping), fitted to the same default jobs (median over median); 1 on a GPU.
+RULE_FACTOR = {"train_rl": 0.6, "train_daa": 1.3, "train_policy": 1.15, "label_pairs": 1.25}
+# Table jobs: seconds per row of what drives them (see jobs()), fitted to the default and tiny runs.
+ROW_S = {"prompts": 1.5e-4, "world": 3.7e-4, "gold_rm": 4.6e-6, "bon_curves": 4e-8, "rm_metrics": 0.0, "curves": 0.0,
+         "fits": 0.0, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3}
+# Process memory of the rules that never import torch (resources.estimate counts torch's 700 MB
+# for every job it estimates), MB: the max RSS of the tiny and default runs' benchmark files.
+PROCESS_MB = {"prompts": 120, "world": 150, "bon_curves": 135, "rm_metrics": 130, "curves": 120, "fits": 225,
+              "figures": 270, "rm_eval": 195, "rm_figures": 280}
 GPU_RULES = {"train_policy", "sample_pool", "score_pool", "label_pairs", "train_rm", "train_rl", "train_daa",
              "sample_ood", "sample_policy_pool", "score_eval"}  # the rules with `gpu: 1`
 ORDER = ["prompts", "world", "gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool",
@@ -157,7 +175,10 @@ def _local(path: str) -> tuple:
         raise SystemExit(f"overopt.plan: the size of {path!r} is unknown offline: add it to overopt.plan.HUB "
                          "(parameters, layers, width, heads, vocabulary, tied embeddings)")
     c = json.loads(cfg_file.read_text())
-    get = lambda *keys: next(c[k] for k in keys if k in c)  # noqa: E731
+
+    def get(*keys):
+        return next(c[k] for k in keys if k in c)
+
     L, d = get("num_hidden_layers", "n_layer"), get("hidden_size", "n_embd", "d_model")
     h, V = get("num_attention_heads", "n_head"), get("vocab_size")
     ff = c.get("intermediate_size") or c.get("n_inner") or 4 * d
@@ -239,14 +260,15 @@ class Job:
 # --- the study's jobs -------------------------------------------------------------------------
 
 def load_config(configfiles: list[str]) -> dict:
-    """The configs deep-merged as Snakemake's --configfile does, then validated (defaults filled)."""
+    """The config Snakemake would run: the Snakefile's ``configfile: config.yaml``, then each of
+    ``configfiles`` deep-merged over it in order (``--configfile``), validated (defaults filled)."""
     import yaml
     from snakemake.utils import update_config
 
     from overopt.config import validate
 
     config: dict = {}
-    for f in configfiles:
+    for f in [ROOT / "config.yaml", *configfiles]:
         update_config(config, yaml.safe_load(Path(f).read_text()) or {})
     return validate(config)
 
@@ -269,7 +291,15 @@ def _act_sample(m: Model, b: float, tok: Tokens) -> float:
 def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
     """Every job of ``rule all`` for a validated config, with its work, models and dependencies."""
     from overopt import outputs
-    from overopt.targets import Registry, daa_data_size, daa_proxy, daa_runs, policies, proxies, rl_runs
+    from overopt.targets import (
+        Registry,
+        daa_data_size,
+        daa_proxy,
+        daa_runs,
+        policies,
+        proxies,
+        rl_runs,
+    )
 
     c, reg = config, Registry(config)
     w, rl, daa, ev = c["world"], c["rl"], c["daa"], c["rm_eval"]
@@ -303,7 +333,7 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
         add("world", "world", [], Work(rows=w["policy_corpus"]))
     add("prompts", "prompts", [], Work(rows=sum(w["prompts"].values())))
     add("gold_rm", "gold_rm", [("world", "world")] if not c["gold"]["name_or_path"] else [],
-        Work(rows=1).load(*([gold] if gold.hub else [])))
+        Work(rows=0 if gold.hub else gold.params).load(*([gold] if gold.hub else [])), [(gold, "infer")] * gold.hub)
     pt = c["policy"]["train"]
     for name in built_pols:
         m, b = pols[name], pt["per_device_train_batch_size"]
@@ -404,7 +434,7 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
     curve_deps = [("bon_curves", "bon_curves")] + [(j.rule, j.id) for j in out if j.rule in ("train_rl", "train_daa")]
     add("curves", "curves", curve_deps, Work(rows=rl_rows + len(scored) * bon_grid))
     add("fits", "fits", [("curves", "curves")], Work(rows=len(scored) + n_rl + n_daa))
-    add("figures", "figures", [("curves", "curves"), ("fits", "fits")], Work(rows=len(outputs.figures(c, "figures"))))
+    add("figures", "figures", [("curves", "curves"), ("fits", "fits")], Work(rows=rl_rows + len(scored) * bon_grid))
     add("rm_eval", "rm_eval", [("score_pool", t) for t in scored] + [("score_eval", t) for t in scored]
         + [("rm_metrics", "rm_metrics"), ("gold_rm", "gold_rm"), ("curves", "curves"), ("fits", "fits")],
         Work(rows=len(scored) * ev["n_boot"]))
@@ -436,18 +466,21 @@ def cost(config: dict, profile: Path | None = None, cores: int = 2, gpus: int = 
     out = jobs(config, prompt_tokens)
     for j in out:
         j.gpu = bool(gpus) and j.rule in GPU_RULES
-        dev = "gpu" if j.gpu else "cpu"
         consts = GPU if j.gpu else CPU
         w = j.work
         model_s = sum(w.passes[k] * consts[k][0] + w.flops[k] / consts[k][1] for k in consts)
-        load_s = sum(m.params * (2 if j.gpu else 4) for m in w.loads if m.hub) / LOAD_BYTES_S
+        load_s = sum(LOAD_S + (m.params * (2 if j.gpu else 4) / LOAD_BYTES_S if m.hub else 0.0) for m in w.loads)
         j.overhead_s = OVERHEAD_S[j.rule] + (CUDA_START_S if j.gpu else 0.0)
-        j.work_s = RULE_FACTOR.get(j.rule, 1.0) * model_s + load_s + w.rows * ROW_S.get(j.rule, 0.0)
+        factor = 1.0 if j.gpu else RULE_FACTOR.get(j.rule, 1.0)  # fitted on the CPU only
+        j.work_s = factor * model_s + load_s + w.rows * ROW_S.get(j.rule, 0.0)
         j.threads = max(1, min(int(threads.get(j.rule, 1)), cores))
         hub_models = [(m, r) for m, r in j.models if m.hub]
-        host = (max((m.params * 2 for m, _ in hub_models), default=0) / MB if j.gpu
-                else _weights_mb(hub_models, "cpu"))
-        j.cpu_mb = est.get(j.rule, {"mem_mb": resources.LIGHT_MB})["mem_mb"] + host
+        host = (max((m.params * (4 if r == "train32" else 2) for m, r in hub_models), default=0) / MB if j.gpu
+                else _weights_mb(hub_models, "cpu"))  # on a GPU run, the largest hub model passes through
+        process = resources.TORCH_MB if j.rule in TORCH_RULES else PROCESS_MB[j.rule]
+        counted = resources.LIGHT_MB if j.rule in ("bon_curves", "rm_eval") else resources.TORCH_MB  # its fixed cost
+        base = est[j.rule]["mem_mb"] - counted + process if j.rule in est else process
+        j.cpu_mb = base + host
         j.gpu_mb = CUDA_CONTEXT_MB + _weights_mb(j.models, "gpu") + j.act_mb if j.gpu else 0.0
     return out
 
@@ -499,9 +532,9 @@ def schedule(plan: list[Job], cores: int, gpus: int = 0) -> dict:
             waiting[c] -= 1
             if waiting[c] == 0:
                 heapq.heappush(ready, (-rank[c], c))
-    cpu_work = sum(j.seconds * j.threads for j in plan if not j.gpu)
-    gpu_work = sum(j.seconds for j in plan if j.gpu)
-    bound = max(cpu_work / cores, gpu_work / gpus if gpus else 0.0, longest)
+    core_s = sum(j.seconds * j.threads for j in plan)  # GPU jobs hold their threads too
+    gpu_s = sum(j.seconds for j in plan if j.gpu)
+    bound = max(core_s / cores, gpu_s / gpus if gpus else 0.0, longest)
     return {"wall_s": now, "lower_bound_s": bound, "longest_chain_s": longest}
 
 
@@ -519,6 +552,33 @@ def per_rule(plan: list[Job]) -> list[dict]:
                      "overhead_share": sum(j.overhead_s for j in js) / total if total else 0.0,
                      "cpu_mb": max(j.cpu_mb for j in js), "gpu_mb": max(j.gpu_mb for j in js)})
     return rows
+
+
+def measured(source: str | Path):
+    """Measured per-rule costs: from a run's benchmarks folder (``results/benchmarks``: jobs,
+    median wall seconds, largest max RSS) or from a table of them (a CSV with columns rule, jobs,
+    median_s, max_rss_mb, ``#`` comments, as ``tests/data/benchmark_*.csv``)."""
+    import pandas as pd
+
+    source = Path(source)
+    if source.is_file():
+        return pd.read_csv(source, comment="#")
+    rows = []
+    for d in sorted(p for p in source.iterdir() if p.is_dir()):
+        b = [pd.read_csv(f, sep="\t").iloc[0] for f in sorted(d.glob("*.tsv"))]
+        if b:
+            rows.append({"rule": d.name, "jobs": len(b), "median_s": statistics.median(float(x["s"]) for x in b),
+                         "max_rss_mb": max(float(x["max_rss"]) for x in b)})
+    return pd.DataFrame(rows, columns=["rule", "jobs", "median_s", "max_rss_mb"])
+
+
+def compare(plan: list[Job], meas):
+    """Plan against measured, per rule: jobs, median job seconds and CPU RAM, with their ratios."""
+    import pandas as pd
+
+    p = pd.DataFrame(per_rule(plan))[["rule", "jobs", "median_s", "cpu_mb"]]
+    m = meas[["rule", "jobs", "median_s", "max_rss_mb"]].merge(p, on="rule", how="outer", suffixes=("", "_plan"))
+    return m.assign(time_ratio=m["median_s_plan"] / m["median_s"], mem_ratio=m["cpu_mb"] / m["max_rss_mb"])
 
 
 def _fmt_s(s: float) -> str:
@@ -539,15 +599,18 @@ def report(plan: list[Job], cores: int, gpus: int, granted: dict) -> str:
             line += [f"{r['gpu_h']:.2f}" if r["gpu_h"] else "-", f"{r['gpu_mb'] / 1024:.1f} GB" if r["gpu_mb"] else "-"]
         table.append(line)
     widths = [max(len(x) for x in col) for col in zip(head, *table)]
-    fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+
+    def fmt(cells):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     lines = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(t) for t in table]
     total = sum(j.seconds for j in plan)
     over = sum(j.overhead_s for j in plan)
     where = f"{cores} cores" + (f" and {gpus} GPUs" if gpus else "")
     lines += ["", f"{len(plan)} jobs; job time in all {_fmt_s(total)} ({over / total:.0%} fixed overhead: start-up "
                   f"and imports)" + (f"; {sum(j.seconds for j in plan if j.gpu) / 3600:.1f} GPU-hours" if gpus else ""),
-              f"wall time on {where}: ~{_fmt_s(sched['wall_s'])} (greedy schedule of the job DAG; lower bound "
-              f"{_fmt_s(sched['lower_bound_s'])}, longest chain {_fmt_s(sched['longest_chain_s'])})"]
+              (f"wall time on {where}: ~{_fmt_s(sched['wall_s'])} (greedy schedule of the job DAG; lower bound "
+               f"{_fmt_s(sched['lower_bound_s'])}, longest chain {_fmt_s(sched['longest_chain_s'])})")]
     if gpus:
         peak = max(j.gpu_mb for j in plan)
         lines.append(f"peak GPU memory of one job: {peak / 1024:.1f} GB (bf16); GPU constants are assumptions, "
@@ -560,8 +623,8 @@ def report(plan: list[Job], cores: int, gpus: int, granted: dict) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--configfile", nargs="+", default=[str(ROOT / "config.yaml")],
-                    help="config files, merged in order as Snakemake's --configfile (default: config.yaml)")
+    ap.add_argument("--configfile", nargs="+", default=[],
+                    help="config overlays, merged in order over config.yaml as Snakemake's --configfile does")
     ap.add_argument("--profile", default=str(ROOT / "profiles" / "default"),
                     help="a workflow profile folder: its set-resources mem_mb and set-threads")
     ap.add_argument("--cores", type=int, default=2)
@@ -570,6 +633,8 @@ def main(argv=None) -> None:
                                                       f"{DATASET_PROMPT_TOKENS} for a prompt dataset)")
     ap.add_argument("--csv", help="write the per-rule table here")
     ap.add_argument("--jobs-csv", help="write one row per job here")
+    ap.add_argument("--compare", help="a run's results/benchmarks folder, or a table of measured per-rule costs: "
+                                      "print the plan against it")
     args = ap.parse_args(argv)
     from overopt import resources
     from overopt.config import ConfigError
@@ -581,6 +646,9 @@ def main(argv=None) -> None:
     plan = cost(config, Path(args.profile), args.cores, args.gpus, args.prompt_tokens)
     granted = resources.granted(Path(args.profile) / "config.yaml")
     print(report(plan, args.cores, args.gpus, granted))
+    if args.compare:
+        print("\nplan vs measured (time: median job seconds; memory: CPU RAM vs the largest max RSS):")
+        print(compare(plan, measured(args.compare)).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.csv:
         import pandas as pd
 

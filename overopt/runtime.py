@@ -93,15 +93,15 @@ def _record_overhead() -> None:
     the script's module imports); *imports*: the first imports of the heavy libraries the
     package imports lazily (``libs``; timed at the outermost import statement); *model
     loading*: ``overopt.models.load_policy`` and ``RewardModel.load`` calls, less the imports
-    inside them; *work*: the rest of the process's wall time. cpu: the process's CPU seconds in
-    startup+imports, and in all. Measuring never fails a job."""
+    inside them (wrapped once ``overopt.models`` is imported: this module must not import it,
+    or every table job would depend on the model code); *work*: the rest of the process's wall
+    time. cpu: the process's CPU seconds in startup+imports, and in all. Measuring never fails
+    a job."""
     libs = ("torch", "transformers", "trl", "datasets", "accelerate", "tokenizers", "safetensors", "scipy",
             "sklearn", "statsmodels", "matplotlib")
     try:
         import atexit
         import builtins
-
-        from overopt import models
 
         try:
             import psutil
@@ -114,12 +114,15 @@ def _record_overhead() -> None:
                 boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
             created = boot + ticks / os.sysconf("SC_CLK_TCK")
         startup, cpu0 = time.time() - created, sum(os.times()[:2])
-        spent = {"imports": 0.0, "imports_cpu": 0.0, "loading": 0.0, "depth": 0}
+        spent = {"imports": 0.0, "imports_cpu": 0.0, "loading": 0.0, "depth": 0, "wrapped": False}
         real_import = builtins.__import__
 
         def timed_import(name, globals=None, locals=None, fromlist=(), level=0):
             if level or spent["depth"] or name.partition(".")[0] not in libs:
-                return real_import(name, globals, locals, fromlist, level)
+                module = real_import(name, globals, locals, fromlist, level)
+                if not spent["wrapped"]:
+                    wrap_loaders()  # before `from overopt.models import load_policy` binds the name
+                return module
             spent["depth"] += 1
             t, c = time.perf_counter(), time.process_time()
             try:
@@ -140,11 +143,21 @@ def _record_overhead() -> None:
             wrapper.__wrapped__ = fn
             return wrapper
 
-        load_policy = models.load_policy
-        for mod in [m for name, m in list(sys.modules.items()) if name.split(".")[0] == "overopt"]:
-            if getattr(mod, "load_policy", None) is load_policy:  # bound by `from overopt.models import`
-                mod.load_policy = timed(load_policy)
-        models.RewardModel.load = classmethod(timed(models.RewardModel.load.__func__))
+        def wrap_loaders():
+            models = sys.modules.get("overopt.models")
+            if not (hasattr(models, "load_policy") and hasattr(models, "RewardModel")):
+                return  # not imported yet, or still executing its body
+            spent["wrapped"] = True
+            try:
+                load_policy = models.load_policy
+                for mod in [m for name, m in list(sys.modules.items()) if name.split(".")[0] == "overopt"]:
+                    if getattr(mod, "load_policy", None) is load_policy:  # bound by `from overopt.models import`
+                        mod.load_policy = timed(load_policy)
+                models.RewardModel.load = classmethod(timed(models.RewardModel.load.__func__))
+            except Exception as e:  # noqa: BLE001
+                log.warning("model loading not timed: %s", e)
+
+        wrap_loaders()
         builtins.__import__ = timed_import
 
         def report():

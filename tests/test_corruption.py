@@ -81,8 +81,8 @@ def test_corrupted_input_fails_naming_the_path(case, run_copy, tiny_repo, snakem
     kept = {p: p.stat().st_mtime_ns for p in (run_copy / "results" / "rl").rglob("*.csv")}
     kept.update({p: p.stat().st_mtime_ns for p in (run_copy / "results" / "world").rglob("*") if p.is_file()})
     kept.pop(path, None)
-    out = run_snakemake(snakemake_bin, tiny_repo, run_copy, "--cores", "1", "--forcerun", rule,
-                        f"results/{target.format(rm=rm)}", timeout=600)
+    out = run_snakemake(snakemake_bin, tiny_repo, run_copy, "--cores", "1", f"results/{target.format(rm=rm)}",
+                        "--forcerun", rule, timeout=600)  # --forcerun takes every name after it
     text = out.stdout + out.stderr
     assert out.returncode != 0, text[-3000:]
     assert str(path.relative_to(run_copy)) in text and says in text, text[-3000:]

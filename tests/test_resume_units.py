@@ -70,8 +70,8 @@ def stop_and_resume(monkeypatch, run, ckpt, save_steps, stop_at):
 
 def assert_same_weights(a: dict, b: dict):
     assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+    for k, v in a.items():
+        assert torch.equal(v, b[k]), k
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,9 @@
 ``overopt.metrics.bon``): one pool serves every RM and every n.
 """
 from __future__ import annotations
+
 import pandas as pd
+
 from overopt.inputs import load_array
 from overopt.metrics import bon
 from overopt.tables.curves import tag, target_meta

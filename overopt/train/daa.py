@@ -22,16 +22,23 @@ over the response tokens and the appended EOS: ``dpo`` -log sigmoid(beta h); ``i
 convention); ``hinge`` max(0, 1 - beta h).
 """
 from __future__ import annotations
+
 import math
 import tempfile
+
 import numpy as np
 import pandas as pd
+
 from overopt import runtime
-from overopt.models import RewardModel, load_policy
 from overopt.data.splits import eval_prompts, heldout_pairs, read_pairs, training_pairs
 from overopt.metrics.accuracy import pairwise_accuracy
-from overopt.train.evaluate import Evaluator, eval_callback, resumed_rows, token_logprobs
-
+from overopt.models import RewardModel, load_policy
+from overopt.train.evaluate import (
+    Evaluator,
+    eval_callback,
+    resumed_rows,
+    token_logprobs,
+)
 
 LOSSES = {"dpo": "sigmoid", "ipo": "ipo", "hinge": "hinge"}
 

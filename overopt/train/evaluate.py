@@ -3,9 +3,12 @@ on held-out eval prompts, sequence KL to pi_init (k1 and k3), gold and proxy sco
 plus the Trainer callback that evaluates along a run and keeps its rows across a resume.
 """
 from __future__ import annotations
+
 import json
 from pathlib import Path
+
 import numpy as np
+
 from overopt import runtime
 from overopt.metrics.kl import kl_estimates, token_log_ratios
 from overopt.models import RewardModel

@@ -2,10 +2,10 @@
 weighted per pair by the prompt-free gap of the labeled pair (see ``overopt.train.rms``).
 """
 from __future__ import annotations
+
 import functools
+
 from overopt.metrics.prompt_free import prompt_free_gaps_torch
-
-
 
 
 def pfr_weights(c, tau: float = 1.0):

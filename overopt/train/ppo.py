@@ -1,14 +1,14 @@
 """PPO with TRL 1.12's ``trl.experimental.ppo``, scored through the same ``RewardModel`` path as RLOO.
 """
 from __future__ import annotations
+
 import gc
 import tempfile
 from contextlib import contextmanager
+
 from overopt import runtime
 from overopt.models import RewardModel, load_policy, match_vocab
 from overopt.train.evaluate import eval_callback, every
-
-
 
 
 def ppo_reward(rm: RewardModel, tok, prompts: list[str]):

@@ -14,16 +14,18 @@ the training prompts is a function of (seed, pass) (:func:`rloo_trainer_class`; 
 sampler is not). PPO does not resume; a rerun starts from scratch.
 """
 from __future__ import annotations
+
 import shutil
 import tempfile
+
 import pandas as pd
+
 from overopt import runtime
+from overopt.data.splits import eval_prompts
 from overopt.models import RewardModel, load_policy
 from overopt.teachers import Transformed
-from overopt.data.splits import eval_prompts
 from overopt.train.evaluate import Evaluator, eval_callback, every, resumed_rows
 from overopt.train.ppo import train_ppo
-
 
 ALGORITHMS = ("rloo", "ppo")
 

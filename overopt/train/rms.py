@@ -47,18 +47,25 @@ Objectives (``train_proxy(objective=...)``):
     is a torch, batched copy of the evaluation-time prompt-free gap (``rm_eval``).
 """
 from __future__ import annotations
+
 import functools
 import tempfile
+
 import numpy as np
 import pandas as pd
+
 from overopt import runtime
-from overopt.models import RewardModel, count_params, load_tokenizer, match_vocab
-from overopt.models import gpt2_config
-from overopt.metrics.accuracy import pairwise_accuracy
 from overopt.data.splits import heldout_pairs, read_pairs, training_pairs
+from overopt.metrics.accuracy import pairwise_accuracy
+from overopt.models import (
+    RewardModel,
+    count_params,
+    gpt2_config,
+    load_tokenizer,
+    match_vocab,
+)
 from overopt.targets import PROXY
 from overopt.train.pfr import pfr_trainer_class
-
 
 OBJECTIVES = ("bt", "pfr")
 
