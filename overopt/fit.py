@@ -205,7 +205,9 @@ def scaling_table(fits: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
                         continue
                     rows.append({**ident, "coefficient": coef, "predictor": f"log10_{predictor}",
                                  "within": within if label != "all" else "all", "group": label, **fitted})
-    return pd.DataFrame(rows)
+    cols = ["method", "curve", *settings, "coefficient", "predictor", "within", "group", "intercept", "slope",
+            "intercept_ci_low", "intercept_ci_high", "slope_ci_low", "slope_ci_high", "r2", "n_points"]
+    return pd.DataFrame(rows, columns=cols)  # its columns even when no group has two points (one RM size)
 
 
 def _rl_extras(d, r, extrapolate_from: int) -> dict:

@@ -158,6 +158,8 @@ class DAA(PolicyRun):
 
 @dataclass(frozen=True)
 class Bon:
+    """Best-of-n from the reference pool of ``policy``: N samples per prompt, ``per_octave`` n values per doubling."""
+
     N: int
     per_octave: int
     policy: str
@@ -165,7 +167,9 @@ class Bon:
 
 @dataclass(frozen=True)
 class Curves:
-    rl_steps: list  # the evaluation steps every RL run's file must hold
+    """The evaluation steps every RL run's file must hold."""
+
+    rl_steps: list
 
 
 @dataclass(frozen=True)
