@@ -109,7 +109,7 @@ def test_checkpoint_frequency_is_not_a_change(snakemake_bin, tiny_repo, tiny_run
 
 @pytest.mark.parametrize("module,expected", [
     ("fit", {"fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1}),
-    ("tables/rm_eval", {"rm_eval": 1, "rm_figures": 1, "all": 1}),
+    ("tables/rm_eval", {"rm_eval": 1, "figures": 1, "rm_figures": 1, "all": 1}),  # figure jobs reach every drawer
     ("figures/layout", {"figures": 1, "rm_figures": 1, "all": 1}),  # rm_figures draws with its helpers
     ("figures/wen", {"figures": 1, "rm_figures": 1, "all": 1}),  # both jobs draw through the registry
     ("data/labels", {"label_pairs": 1, **PROXIES, **PROXY_RL, **DAA, **AGGREGATES}),
