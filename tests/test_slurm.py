@@ -35,10 +35,11 @@ def cluster(root):
 
 def gpu_rules(root) -> set[str]:
     """The rules that declare gpu=1, read from the rule files so a new GPU rule is never missed."""
-    rules, name = set(), None
+    rules = set()
     for smk in (root / "workflow" / "rules").glob("*.smk"):
+        name = None  # a rule may sit indented under an `if` (daa.smk)
         for line in smk.read_text().splitlines():
-            if m := re.match(r"rule (\w+):", line):
+            if m := re.match(r"\s*rule (\w+):", line):
                 name = m.group(1)
             elif re.search(r"\bgpu=1\b", line):
                 rules.add(name)
