@@ -215,6 +215,14 @@ def check(config: dict) -> None:
                                                                   f"{w['prompts']['policy_train']}")
     _check_unique("rl", rl, ("algorithms", "kl_coefs", "seeds"))
     _check_path_numbers("rl.kl_coefs", rl["kl_coefs"])
+    for i, sweep in enumerate(rl["sweeps"]):
+        key = f"rl.sweeps[{i}]"
+        _check_unique(key, sweep, [k for k in ("targets", "kl_coefs", "seeds") if k in sweep])
+        _check_path_numbers(f"{key}.kl_coefs", sweep.get("kl_coefs", []))
+        for t in sweep["targets"]:
+            if t not in rl_targets(config):
+                raise ConfigError(f"{key}.targets", f"{t!r} is not an RL target (gold or a proxy id with an objective "
+                                                    f"in rl.objectives: {rl_targets(config)})")
     daa = config["daa"]
     for name in ("rl", "daa") if daa["losses"] else ("rl",):
         section = config[name]

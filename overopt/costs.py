@@ -46,8 +46,8 @@ DATASET_PROMPT_TOKENS = 128  # a prompt from a dataset, in tokens (unknown offli
 OVERHEAD_S = {
     "prompts": 0.5, "world": 1.2, "gold_rm": 6.7, "train_policy": 8.1, "sample_pool": 6.6, "sample_ood": 6.6,
     "sample_policy_pool": 6.6, "score_pool": 6.9, "label_pairs": 7.0, "train_rm": 8.5, "score_eval": 6.7,
-    "train_rl": 8.1, "train_daa": 8.0, "bon_curves": 0.85, "rm_metrics": 0.65, "curves": 0.65, "fits": 2.4,
-    "figures": 2.1, "rm_eval": 1.5, "rm_figures": 1.8,
+    "train_rl": 8.1, "train_daa": 8.0, "bon_curves": 0.85, "bon_fits": 2.4, "rm_metrics": 0.65, "curves": 0.65,
+    "fits": 2.4, "figures": 2.1, "rm_eval": 1.5, "rm_figures": 1.8, "replication": 1.0,
 }
 TORCH_RULES = {"gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool", "score_pool",
                "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa"}  # the rest never import torch
@@ -66,17 +66,17 @@ CUDA_CONTEXT_MB = 500
 # evaluation bookkeeping), fitted to the same default jobs (median over median); 1 on a GPU.
 RULE_FACTOR = {"train_rl": 0.6, "train_daa": 1.3, "train_policy": 1.15, "label_pairs": 1.25}
 # Table jobs: seconds per row of what drives them (see jobs()), fitted to the default and tiny runs.
-ROW_S = {"prompts": 1.5e-4, "world": 3.7e-4, "gold_rm": 4.6e-6, "bon_curves": 4e-8, "rm_metrics": 0.0, "curves": 0.0,
-         "fits": 0.0, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3}
+ROW_S = {"prompts": 1.5e-4, "world": 3.7e-4, "gold_rm": 4.6e-6, "bon_curves": 4e-8, "bon_fits": 1e-9, "rm_metrics": 0.0,
+         "curves": 0.0, "fits": 1e-9, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3, "replication": 0.0}
 # Process memory of the rules that never import torch (resources.estimate counts torch's 700 MB
 # for every job it estimates), MB: the max RSS of the tiny and default runs' benchmark files.
-PROCESS_MB = {"prompts": 120, "world": 150, "bon_curves": 135, "rm_metrics": 130, "curves": 120, "fits": 225,
-              "figures": 270, "rm_eval": 195, "rm_figures": 280}
+PROCESS_MB = {"prompts": 120, "world": 150, "bon_curves": 135, "bon_fits": 225, "rm_metrics": 130, "curves": 120,
+              "fits": 225, "figures": 270, "rm_eval": 195, "rm_figures": 280, "replication": 225}
 GPU_RULES = {"train_policy", "sample_pool", "score_pool", "label_pairs", "train_rm", "train_rl", "train_daa",
              "sample_ood", "sample_policy_pool", "score_eval"}  # the rules with `gpu: 1`
 ORDER = ["prompts", "world", "gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool",
-         "score_pool", "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa", "bon_curves", "rm_metrics",
-         "curves", "fits", "figures", "rm_eval", "rm_figures"]
+         "score_pool", "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa", "bon_curves", "bon_fits",
+         "rm_metrics", "curves", "fits", "figures", "rm_eval", "rm_figures", "replication"]
 
 
 # --- models and sequences -----------------------------------------------------------------
@@ -371,29 +371,34 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
         D, b, E = daa_data_size(c), daa["train"]["per_device_train_batch_size"], int(daa["train"]["num_train_epochs"])
         steps = math.ceil(D / b) * E
         for r in daa_runs(c):
-            m, t = pols[pi], rms[dp]
+            m, t = pols[r["policy"]], rms[dp]
             work = Work().train(m, 2 * b, S, steps).forward(m, 2 * b * steps, S, 2 * b).load(m, m, t, gold)
             pts = 1 + len(daa["fractions"]) + (E - 1)
             act = max(_act_train(m, 2 * b, S, lm=True), evaluation(work, m, t, daa, pts))
             work.forward(m, 2 * daa["heldout_pairs"] * (pts + 1), S, sb)  # implicit-reward accuracy
-            add("train_daa", f"{r['loss']}-beta{r['beta']}-s{r['seed']}",
+            add("train_daa", f"{r['policy']}-{r['loss']}-beta{r['beta']}-s{r['seed']}",
                 [("label_pairs", "label_pairs"), ("score_pool", "gold"), ("score_pool", dp), ("train_rm", dp),
-                 pol_dep(pi)], work, [(m, "train16"), (m, "infer"), (t, "infer"), (gold, "infer")], act)
+                 pol_dep(r["policy"])], work, [(m, "train16"), (m, "infer"), (t, "infer"), (gold, "infer")], act)
     n_rl, n_daa = len([j for j in out if j.rule == "train_rl"]), len([j for j in out if j.rule == "train_daa"])
     bon_grid = math.log2(c["bon"]["N"]) * c["bon"]["per_octave"] + 1
     add("bon_curves", "bon_curves", [("score_pool", t) for t in scored] + [("gold_rm", "gold_rm")],
         Work(rows=len(scored) * pool_n * bon_grid))
+    n_boot = c["fit"]["n_boot"]
+    add("bon_fits", "bon_fits", [("score_pool", t) for t in scored] + [("gold_rm", "gold_rm")],
+        Work(rows=len(scored) * n_boot * (pool_n / c["bon"]["N"]) * bon_grid))  # the resampled curves
     add("rm_metrics", "rm_metrics", [("train_rm", p["id"]) for p in proxies(c)], Work(rows=len(proxies(c))))
     rl_rows = n_rl * points + n_daa * (1 + len(daa["fractions"]) + int(daa["train"]["num_train_epochs"]) - 1)
     curve_deps = [("bon_curves", "bon_curves")] + [(j.rule, j.id) for j in out if j.rule in ("train_rl", "train_daa")]
     add("curves", "curves", curve_deps, Work(rows=rl_rows + len(scored) * bon_grid))
-    add("fits", "fits", [("curves", "curves")], Work(rows=len(scored) + n_rl + n_daa))
+    add("fits", "fits", [("curves", "curves"), ("bon_fits", "bon_fits")] + curve_deps[1:],
+        Work(rows=(n_rl * rl["eval_prompts"] + n_daa * daa["eval_prompts"]) * n_boot))
     add("figures", "figures", [("curves", "curves"), ("fits", "fits")], Work(rows=rl_rows + len(scored) * bon_grid))
     add("rm_eval", "rm_eval", [("score_pool", t) for t in scored] + [("score_eval", t) for t in scored]
         + [("rm_metrics", "rm_metrics"), ("gold_rm", "gold_rm"), ("curves", "curves"), ("fits", "fits")],
         Work(rows=len(scored) * ev["n_boot"]))
     add("rm_figures", "rm_figures", [("rm_eval", "rm_eval"), ("curves", "curves")],
         Work(rows=len(outputs.figures(c, "rm_figures"))))
+    add("replication", "replication", [("curves", "curves"), ("fits", "fits")], Work())
     return out
 
 

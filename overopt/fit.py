@@ -5,6 +5,10 @@
 Both are linear after dividing by d, so ordinary least squares (statsmodels) gives alpha,
 beta and their confidence intervals; a nonlinear least-squares fit on R itself (scipy) is
 kept beside it as the cross-check. Points with d = 0 are excluded.
+
+The OLS intervals treat a curve's points as independent and undercover; ``fit_bon_curve``
+(from the pools) and ``fit_curve_bootstrap`` (from per-sample RL/DAA rows) give the same point
+fit with percentile-bootstrap intervals over prompts (and seeds): ``BootFit``.
 """
 from __future__ import annotations
 
@@ -40,6 +44,14 @@ def peak(alpha: float, beta: float, form: str) -> tuple[float, float]:
     return d_star, beta * d_star
 
 
+def _flat_row(fit) -> dict:
+    """A fit's fields as one table row, each ``*_ci`` pair as ``*_ci_low`` / ``*_ci_high``."""
+    d = asdict(fit)
+    for k in [k for k in d if k.endswith("_ci")]:
+        d[f"{k}_low"], d[f"{k}_high"] = d.pop(k)
+    return d
+
+
 @dataclass
 class FitResult:
     form: str
@@ -60,11 +72,7 @@ class FitResult:
 
     def row(self) -> dict:
         """Flat dict for a table row (CIs as ``*_ci_low`` / ``*_ci_high``)."""
-        d = asdict(self)
-        for k in ("alpha_ci", "beta_ci"):
-            lo, hi = d.pop(k)
-            d[f"{k}_low"], d[f"{k}_high"] = lo, hi
-        return d
+        return _flat_row(self)
 
 
 def fit_form(d, r, form: str, level: float = 0.95) -> FitResult:
@@ -135,7 +143,7 @@ def fit_rl_shared_alpha(frame: pd.DataFrame, level: float = 0.95) -> SharedAlpha
     return SharedAlphaFit(alpha, (float(ci[0, 0]), float(ci[0, 1])), betas,
                           {rm: (float(lo), float(hi)) for rm, (lo, hi) in zip(rms, ci[1:])},
                           {rm: p[0] for rm, p in peaks.items()}, {rm: p[1] for rm, p in peaks.items()},
-                          float(np.sqrt(np.mean((f["r"] - pred) ** 2))), int(len(f)))
+                          float(np.sqrt(np.mean((f["r"] - pred) ** 2))), len(f))
 
 
 def rmse_alternatives(d, r) -> dict:
@@ -184,110 +192,244 @@ def loglinear(x, y, level: float = 0.95) -> dict:
             "r2": float(res.rsquared), "n_points": int(x.size)}
 
 
-def scaling_table(fits: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """alpha and beta regressed on log10(params) within each data size (and over all), and on
-    log10(data size) within each RM size, per method, curve, proxy objective (bt and pfr are
-    separate laws) and run setting (policy; RL: algorithm and KL coefficient; DAA: loss and
-    beta). ``fits`` needs columns method, curve,
-    rm_size, params, data_size, alpha, beta. Groups with fewer than two usable points are left out."""
-    rows = []
-    axes = (("params", "data_size"), ("data_size", "rm_size"))
-    settings = [c for c in ("objective", "policy", "algorithm", "kl_coef", "loss", "daa_beta") if c in fits.columns]
-    for keys, f in fits.groupby(["method", "curve", *settings], dropna=False):
-        ident = dict(zip(["method", "curve", *settings], keys))
-        for predictor, within in axes:
-            groups = [("all", f)] + [(str(k), g) for k, g in f.groupby(within)]
-            for label, g in groups:
-                for coef in ("alpha", "beta"):
-                    try:
-                        fitted = loglinear(g[predictor], g[coef], level)
-                    except ValueError:
-                        continue
-                    rows.append({**ident, "coefficient": coef, "predictor": f"log10_{predictor}",
-                                 "within": within if label != "all" else "all", "group": label, **fitted})
-    cols = ["method", "curve", *settings, "coefficient", "predictor", "within", "group", "intercept", "slope",
-            "intercept_ci_low", "intercept_ci_high", "slope_ci_low", "slope_ci_high", "r2", "n_points"]
-    return pd.DataFrame(rows, columns=cols)  # its columns even when no group has two points (one RM size)
+# --- bootstrap intervals over prompts (docs/science.md 4.4) --------------------------------
+#
+# The OLS intervals of ``fit_form`` treat the points of one curve as independent; they are not:
+# every best-of-n point is computed from the same pools, every RL step from the same eval
+# prompts. The sampling unit is the prompt (and, with several seeds, the seed), so the
+# intervals below resample those and refit.
+
+@dataclass
+class BootFit:
+    """A functional-form fit with percentile-bootstrap intervals over prompts (or over seeds,
+    then prompts within each drawn seed). The point fit is ``fit_form`` on the mean curve;
+    ``*_ci`` are percentile intervals over the ``n_boot_ok`` usable replicates (replicates with
+    fewer than 3 points with d > 0, or with all their d equal, are dropped and counted).
+    Replicates with beta <= 0 have no peak (d* = R* = inf, R* = 0 if also alpha <= 0), so
+    the upper bound of ``d_star_ci``/``r_star_ci`` is inf whenever more than a tail share of
+    the replicates has no peak: the data do not rule out a curve that never turns over."""
+
+    form: str
+    curve: str
+    alpha: float
+    beta: float
+    d_star: float
+    r_star: float
+    rmse: float
+    r2: float
+    n_points: int
+    alpha_nls: float
+    beta_nls: float
+    alpha_ci: tuple[float, float]
+    beta_ci: tuple[float, float]
+    d_star_ci: tuple[float, float]
+    r_star_ci: tuple[float, float]
+    level: float
+    n_boot: int
+    n_boot_ok: int
+    ci_method: str
+    n_prompts: int
+    n_seeds: int = 1
+
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+    def row(self) -> dict:
+        """Flat dict for a table row (CIs as ``*_ci_low`` / ``*_ci_high``), the columns of
+        ``FitResult.row()`` and more."""
+        return _flat_row(self)
 
 
-def _rl_extras(d, r, extrapolate_from: int) -> dict:
-    """For RL-form curves: RMSE of the alternative forms and Gao's extrapolation test (fit on
-    the ``extrapolate_from`` points of smallest d > 0, error beyond them); NaN where the
-    curve has no point beyond."""
-    out = {f"rmse_{k}": v for k, v in rmse_alternatives(d, r).items() if k != "rl"}
-    out.update(extrap_cutoff=np.nan, extrap_rmse_in=np.nan, extrap_rmse_out=np.nan, extrap_n_out=0)
-    positive = np.sort(d[d > 0])
-    if positive.size <= extrapolate_from:
-        return out
-    try:
-        ex = extrapolation(d, r, "rl", float(positive[extrapolate_from - 1]))
-        out.update({"extrap_cutoff": ex["cutoff"], "extrap_rmse_in": ex["rmse_in"], "extrap_rmse_out": ex["rmse_out"],
-                    "extrap_n_out": ex["n_out"]})
-    except ValueError:
-        pass
+def bon_per_prompt(gold, proxy, ns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact best-of-n per prompt: (ns sorted and deduplicated, gold [P, len(ns)], proxy
+    [P, len(ns)]). Row p is ``metrics.bon.best_of_n`` on prompt p's pool alone (proxy ties
+    broken uniformly at random in expectation), so the column means are its curve."""
+    from overopt.metrics.bon import _tie_mean, bon_weights
+
+    gold = np.atleast_2d(np.asarray(gold, dtype=np.float64))
+    proxy = np.atleast_2d(np.asarray(proxy, dtype=np.float64))
+    if gold.shape != proxy.shape or gold.ndim != 2:
+        raise ValueError(f"gold {gold.shape} and proxy {proxy.shape} must have the same shape [prompts, N]")
+    if not (np.isfinite(gold).all() and np.isfinite(proxy).all()):
+        raise ValueError("scores must be finite")
+    ns = np.asarray(sorted({int(n) for n in ns}))
+    order = np.argsort(proxy, axis=1, kind="stable")
+    p_sorted = np.take_along_axis(proxy, order, axis=1)
+    g_sorted = _tie_mean(p_sorted, np.take_along_axis(gold, order, axis=1))
+    W = np.stack([bon_weights(gold.shape[1], n) for n in ns])  # [len(ns), N]
+    return ns, g_sorted @ W.T, p_sorted @ W.T
+
+
+def _quantiles(x: np.ndarray, probs) -> tuple[float, ...]:
+    """Linear-interpolation quantiles (numpy's default) that keep +-inf: a bound between a
+    finite and an infinite replicate is infinite, not NaN."""
+    x = np.sort(x[~np.isnan(x)])
+    if x.size == 0:
+        return tuple(float("nan") for _ in probs)
+    out = []
+    for q in probs:
+        h = (x.size - 1) * q
+        lo = int(np.floor(h))
+        hi = min(lo + 1, x.size - 1)
+        frac = h - lo
+        if frac == 0 or x[lo] == x[hi]:
+            out.append(float(x[lo]))
+        else:
+            out.append(float(x[lo] + frac * (x[hi] - x[lo])))
+    return tuple(out)
+
+
+def _peaks(alpha: np.ndarray, beta: np.ndarray, form: str) -> tuple[np.ndarray, np.ndarray]:
+    """``peak`` over arrays."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pos = beta > 0
+        if form == "bon":
+            d = np.where(pos, alpha / (2 * beta), np.inf)
+            r = np.where(pos, alpha**2 / (4 * beta), np.where(alpha > 0, np.inf, 0.0))
+        else:
+            d = np.where(pos, np.exp(alpha / beta - 1.0), np.inf)
+            r = np.where(pos, beta * d, np.where(alpha > 0, np.inf, 0.0))
+    return d, r
+
+
+def _fit_many(d: np.ndarray, r: np.ndarray, form: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The OLS of ``fit_form`` (R/d on [1, -feature(d)]) for many curves at once: d, r are
+    [B, T] (d may differ per row). A two-parameter regression in closed form per row, on the
+    points with d > 0 and finite r. Returns alpha, beta, ok (>= 3 points, non-constant d)."""
+    d, r = np.broadcast_arrays(np.asarray(d, dtype=np.float64), np.asarray(r, dtype=np.float64))
+    m = (d > 0) & np.isfinite(d) & np.isfinite(r)
+    safe = np.where(m, d, 1.0)
+    x = np.where(m, -_feature(safe, form), 0.0)
+    y = np.where(m, r / safe, 0.0)
+    n = m.sum(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mx, my = x.sum(1) / n, y.sum(1) / n
+        xc, yc = np.where(m, x - mx[:, None], 0.0), np.where(m, y - my[:, None], 0.0)
+        sxx, sxy = (xc**2).sum(1), (xc * yc).sum(1)
+        beta = sxy / sxx
+        alpha = my - beta * mx
+    scale = np.where(m, x**2, 0.0).sum(1)
+    ok = (n >= 3) & (sxx > 1e-12 * np.maximum(scale, 1e-300)) & np.isfinite(alpha) & np.isfinite(beta)
+    return alpha, beta, ok
+
+
+def _boot_fit(point_d, point_r, boot_d, boot_r, form: str, curve: str, level: float, n_boot: int,
+              ci_method: str, n_prompts: int, n_seeds: int = 1) -> BootFit:
+    f = fit_form(point_d, point_r, form, level)
+    a, b, ok = _fit_many(boot_d, boot_r, form)
+    a, b = a[ok], b[ok]
+    ds, rs = _peaks(a, b, form)
+    q = ((1 - level) / 2, (1 + level) / 2)
+    return BootFit(form, curve, f.alpha, f.beta, f.d_star, f.r_star, f.rmse, f.r2, f.n_points, f.alpha_nls,
+                   f.beta_nls, _quantiles(a, q), _quantiles(b, q), _quantiles(ds, q), _quantiles(rs, q), level,
+                   int(n_boot), int(ok.sum()), ci_method, int(n_prompts), int(n_seeds))
+
+
+def _prompt_weights(rng: np.random.Generator, n_boot: int, P: int) -> np.ndarray:
+    """[n_boot, P] multiplicities of a with-replacement resample of P prompts."""
+    return rng.multinomial(P, np.full(P, 1.0 / P), size=n_boot).astype(np.float64)
+
+
+CURVES = ("gold", "proxy")
+
+
+def fit_bon_curve(gold, proxy, ns, level: float = 0.95, n_boot: int = 1000, seed: int = 0, *,
+                  curve: str = "gold", min_n: int = 1) -> BootFit:
+    """The BoN form fitted to the best-of-n curve of ``curve`` (``gold`` or ``proxy``) from
+    pools gold, proxy [P, N] (the same samples scored by both), with bootstrap CIs over prompts.
+
+    Point: ``fit_form`` on the mean curve, r = score(n) - score(1), d = sqrt(log n - (n-1)/n),
+    points with n < ``min_n`` (and n = 1, d = 0) left out; n = 1 is always computed as the
+    base. CIs: the per-prompt curves [P, len(ns)] are resampled by rows (a prompt keeps its
+    whole pool), ``n_boot`` times with ``seed``, each replicate's mean curve refitted by the
+    same OLS; percentile intervals at ``level``. See ``BootFit`` for infinite peaks."""
+    return fit_bon_curves(gold, proxy, ns, level, n_boot, seed, min_n=min_n)[_check_curve(curve)]
+
+
+def fit_bon_curves(gold, proxy, ns, level: float = 0.95, n_boot: int = 1000, seed: int = 0, *,
+                   min_n: int = 1) -> dict[str, BootFit]:
+    """``fit_bon_curve`` for both curves at once, ``{"gold": ..., "proxy": ...}``: one
+    per-prompt matrix and the same bootstrap resamples for both."""
+    from overopt.metrics.bon import kl_bon
+
+    ns, g, p = bon_per_prompt(gold, proxy, {1, *ns})
+    keep = (ns == 1) | (ns >= min_n)
+    ns, g, p = ns[keep], g[:, keep], p[:, keep]
+    d = np.sqrt(kl_bon(ns))
+    P = g.shape[0]
+    w = _prompt_weights(np.random.default_rng(seed), n_boot, P) / P
+    out = {}
+    for name, s in (("gold", g), ("proxy", p)):
+        rel = s - s[:, :1]  # relative to n = 1 per prompt: the mean of differences is the difference of means
+        out[name] = _boot_fit(d, rel.mean(0), d[None, :], w @ rel, "bon", name, level, n_boot, "bootstrap_prompts", P)
     return out
 
 
-def fits_table(curves: pd.DataFrame, level: float, min_n: int, extrapolate_from: int = 3) -> pd.DataFrame:
-    """One row per curve (method x target RM x run settings) and per score (gold, proxy): the
-    method's functional form fitted to score relative to pi_init (the curve's first point)
-    vs d. BoN points with n < ``min_n`` are left out. RL and DAA rows add the alternatives'
-    RMSE and the extrapolation test; RL adds Gao's joint fit (form ``rl_joint``: one alpha
-    shared across the proxies of one run setting, one beta per proxy), a row per proxy."""
-    from overopt.tables.curves import CURVE_KEYS, RM_COLUMNS
-
-    rows, relative = [], []
-    for method, m in curves.groupby("method"):
-        extra, order, form = CURVE_KEYS[method]
-        key = ["method", *RM_COLUMNS, *extra]
-        for vals, c in m.groupby(key, dropna=False, sort=False):
-            c = c.sort_values(order)
-            base = c.iloc[0]
-            if base[order] != (1 if method == "bon" else 0):
-                raise ValueError(f"{method} curve for {base['rm']} lacks its pi_init point ({order} = 0/1)")
-            if method == "bon":
-                c = c[c["n"] >= min_n]
-            for curve in ("gold", "proxy"):
-                r = c[curve] - base[curve]
-                try:
-                    fitted = fit_form(c["d"], r, form, level).row()
-                except ValueError:  # too few points with d > 0: keep the row, say so
-                    fitted = {"form": form, "n_points": int((c["d"] > 0).sum())}
-                if form == "rl":
-                    fitted.update(_rl_extras(c["d"].to_numpy(), r.to_numpy(), extrapolate_from))
-                rows.append({**dict(zip(key, vals)), "curve": curve, **fitted, "level": level})
-                if method == "rl":
-                    relative.append(c.assign(r=r, curve=curve)[[*key, "curve", "d", "r"]])
-    if relative:
-        rows += _joint_rows(pd.concat(relative), level)
-    return pd.DataFrame(rows)
+def _check_curve(curve: str) -> str:
+    if curve not in CURVES:
+        raise ValueError(f"curve must be one of {CURVES}, got {curve!r}")
+    return curve
 
 
-def _joint_rows(rel: pd.DataFrame, level: float) -> list[dict]:
-    """Gao's joint RL fit per run setting, curve and proxy objective, over the proxies (the
-    references left out): one alpha is shared by proxies trained the same way."""
-    from overopt.targets import PROXY
-    from overopt.tables.curves import CURVE_KEYS
+def fit_curve_bootstrap(samples: pd.DataFrame, form: str, curve: str, level: float = 0.95, n_boot: int = 1000,
+                        seed: int = 0) -> BootFit:
+    """The ``form`` (``rl`` for RL and DAA) fitted to an evaluation curve from its per-sample
+    rows, with bootstrap CIs over prompts.
 
-    rows = []
-    setting = ["method", *CURVE_KEYS["rl"][0], "curve", "objective"]
-    for vals, g in rel[rel["kind"] == PROXY].groupby(setting, dropna=False, sort=False):
-        try:
-            j = fit_rl_shared_alpha(g, level)
-        except ValueError:
-            continue
-        ident = g.drop_duplicates("rm").set_index("rm")
-        for rm, beta in j.betas.items():
-            rows.append({**ident.loc[rm].drop(["d", "r"]).to_dict(), "rm": rm, **dict(zip(setting, vals)),
-                         "form": "rl_joint", "alpha": j.alpha, "beta": beta, "alpha_ci_low": j.alpha_ci[0],
-                         "alpha_ci_high": j.alpha_ci[1], "beta_ci_low": j.betas_ci[rm][0],
-                         "beta_ci_high": j.betas_ci[rm][1], "d_star": j.d_star[rm], "r_star": j.r_star[rm],
-                         "rmse": j.rmse, "n_points": j.n_points, "level": level})
-    return rows
+    ``samples``: columns ``step, prompt, gold, proxy, kl`` (kl: the per-sequence estimate,
+    sum over tokens of log pi/pi_init) and optionally ``run_seed`` (several seeds of one run
+    setting; every seed must have the same steps). Per step: the mean over all samples of
+    ``curve`` and of kl, d = sqrt(max(mean kl, 0)), r = score(step) - score(step 0); step 0
+    (pi_init) must exist. Point: ``fit_form`` on that curve.
 
+    CIs: the eval prompts are the same at every step, so a replicate draws prompt ids with
+    replacement once and uses them at every step (the cluster is the prompt; a prompt's
+    samples at every step move together). With several run seeds the bootstrap has two
+    stages: draw seeds with replacement, then, for each drawn seed, draw its prompts with
+    replacement (``ci_method`` ``bootstrap_seeds_prompts``; with a handful of seeds the
+    seed stage is coarse, and its intervals are as good as the seeds are many). Per replicate
+    and step, means are ratios of weighted sums over samples, so unequal sample counts per
+    prompt are handled. Percentile intervals at ``level``; see ``BootFit``."""
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    _check_curve(curve)
+    need = {"step", "prompt", "gold", "proxy", "kl"}
+    if missing := need - set(samples.columns):
+        raise ValueError(f"samples lack columns {sorted(missing)}")
+    f = samples.assign(run_seed=samples["run_seed"] if "run_seed" in samples.columns else 0)
+    f = f[["run_seed", "step", "prompt", curve, "kl"]]
+    if not np.isfinite(f[[curve, "kl"]].to_numpy(dtype=np.float64)).all():
+        raise ValueError("scores and kl must be finite")
+    steps = np.sort(f["step"].unique())
+    if steps.size == 0 or steps[0] != 0:
+        raise ValueError("the curve needs its step-0 (pi_init) samples")
+    per_seed = f.groupby("run_seed")["step"].unique()
+    if any(set(s) != set(steps) for s in per_seed):
+        raise ValueError("every run_seed must have the same steps")
+    seeds, prompts = np.sort(f["run_seed"].unique()), np.sort(f["prompt"].unique())
+    S, P, T = seeds.size, prompts.size, steps.size
+    cell = (np.searchsorted(seeds, f["run_seed"]) * P + np.searchsorted(prompts, f["prompt"])) * T \
+        + np.searchsorted(steps, f["step"])
+    size = S * P * T
+    cnt = np.bincount(cell, minlength=size).reshape(S * P, T).astype(np.float64)
+    tot = np.bincount(cell, f[curve].to_numpy(np.float64), size).reshape(S * P, T)
+    kl = np.bincount(cell, f["kl"].to_numpy(np.float64), size).reshape(S * P, T)
 
-def per_proxy_runs(fits: pd.DataFrame) -> pd.DataFrame:
-    """The per-run fits of proxies: what the coefficient scaling regresses."""
-    from overopt.targets import PROXY
+    def curves(w):  # w [B, S*P] cluster weights -> d, r [B, T]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n = w @ cnt
+            score, k = (w @ tot) / n, (w @ kl) / n
+        return np.sqrt(np.maximum(k, 0.0)), score - score[:, :1]
 
-    return fits[(fits["kind"] == PROXY) & (fits["form"] != "rl_joint")]
+    rng = np.random.default_rng(seed)
+    if S == 1:
+        w, method = _prompt_weights(rng, n_boot, P), "bootstrap_prompts"
+    else:
+        draws = rng.integers(0, S, size=(n_boot, S))  # stage 1: seeds
+        within = rng.multinomial(P, np.full(P, 1.0 / P), size=(n_boot, S))  # stage 2: prompts in each draw
+        w = np.zeros((n_boot, S, P))
+        np.add.at(w, (np.arange(n_boot)[:, None], draws), within)
+        w, method = w.reshape(n_boot, S * P), "bootstrap_seeds_prompts"
+    d0, r0 = curves(np.ones((1, S * P)))
+    bd, br = curves(w)
+    return _boot_fit(d0[0], r0[0], bd, br, form, curve, level, n_boot, method, P, S)

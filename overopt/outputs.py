@@ -16,10 +16,11 @@ WEN = "Wen et al. 2024: accuracy vs downstream"
 RAZIN = "Razin et al. 2025: reward variance"
 MAO = "Mao et al. 2025: prompt-free reward"
 CARD = "The RM report card"
+REPLICATION = "Replication scorecard"
 
 TABLES = {  # table -> the job that writes it
-    "rm_metrics": "rm_metrics", "curves": "curves", "fits": "fits", "scaling": "fits", "rm_eval": "rm_eval",
-    "correlations": "rm_eval", "report_card": "rm_eval", "predictors": "rm_eval", "headlines": "rm_eval",
+    "rm_metrics": "rm_metrics", "curves": "curves", "fits": "fits", "scaling": "fits", "length": "fits", "rm_eval": "rm_eval",
+    "correlations": "rm_eval", "report_card": "rm_eval", "predictors": "rm_eval", "headlines": "rm_eval", "replication": "replication",
 }
 
 
@@ -58,6 +59,7 @@ FIGURES = [
     Figure("prompt_free", MAO, "rm_figures", "mao:prompt_free_figure"),
     Figure("bt_vs_pfr", MAO, "rm_figures", "mao:bt_vs_pfr_figure", ("bt_and_pfr",)),
     Figure("report_card", CARD, "rm_figures", "card:report_card_figure"),
+    Figure("replication", REPLICATION, "figures", "scorecard:replication_figure"),
 ]
 
 

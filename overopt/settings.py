@@ -177,6 +177,36 @@ class Fit:
     level: float
     min_n: int
     extrapolate_from: int
+    n_boot: int
+    saturation: dict  # window, min_gain (overopt.metrics.saturation)
+    seed: int  # of the bootstrap resamples
+
+
+@dataclass(frozen=True)
+class Replication:
+    """The replication scorecard (``overopt.tables.replication``): the confidence level, the
+    bootstrap it runs itself, and the margins of its "no difference" claims."""
+
+    level: float
+    seed: int
+    n_boot: int
+    margin_gold: float
+    margin_ratio: float
+    margin_rho: float
+    gold_fraction: float
+
+    def options(self) -> dict:
+        return to_hp(self)
+
+
+@dataclass(frozen=True)
+class BonFit:
+    """Best-of-n fits with bootstrap CIs over prompts, from the reference pool's scores."""
+
+    N: int
+    per_octave: int
+    policy: str
+    fit: dict  # a Fit
 
 
 @dataclass(frozen=True)
@@ -280,9 +310,9 @@ class Stages:
                         steps=rl["steps"], num_generations=rl["num_generations"], eval_every=rl["eval_every"],
                         study_seed=self.c["seed"]))
 
-    def daa(self, loss: str, beta: str, seed: str) -> dict:
+    def daa(self, policy: str, loss: str, beta: str, seed: str) -> dict:
         d = self.c["daa"]
-        return to_hp(DAA(**self._run(d, self.c["policy"]["name"], seed), loss=loss, beta=float(beta),
+        return to_hp(DAA(**self._run(d, policy, seed), loss=loss, beta=float(beta),
                          proxy=self.targets[target_grid.daa_proxy(self.c)].model,
                          data_size=target_grid.daa_data_size(self.c), fractions=d["fractions"],
                          heldout_pairs=d["heldout_pairs"]))
@@ -296,7 +326,14 @@ class Stages:
         return to_hp(Curves(sorted({0, *range(rl["eval_every"], rl["steps"] + 1, rl["eval_every"]), rl["steps"]})))
 
     def fit(self) -> dict:
-        return to_hp(Fit(**self.c["fit"]))
+        return to_hp(Fit(**self.c["fit"], seed=self.c["seed"]))
+
+    def replication(self) -> dict:
+        return to_hp(Replication(self.c["fit"]["level"], self.c["seed"], **self.c["replication"]))
+
+    def bon_fit(self) -> dict:
+        b = self.c["bon"]
+        return to_hp(BonFit(b["N"], b["per_octave"], self.c["policy"]["name"], self.fit()))
 
     def rm_eval(self) -> dict:
         ev = self.c["rm_eval"]

@@ -80,11 +80,16 @@ def policies(config: dict) -> list[dict]:
 
 def rl_runs(config: dict, targets: list[str]) -> list[dict]:
     """One entry per RL run: policy, algorithm, target RM id, KL coefficient (as its path string)
-    and seed. pi_init runs against every target; the policy-size axis against its own targets."""
+    and seed. pi_init runs against every target; the policy-size axis against its own targets;
+    then rl.sweeps' extra KL coefficients and seeds (pi_init, first algorithm), each run once."""
     rl, pol = config["rl"], config["policy"]
     grid = [(pol["name"], targets)] + [(s["name"], pol["more_sizes_targets"]) for s in pol["more_sizes"]]
-    return [{"policy": p, "algo": a, "rm": t, "kl": path_number(k), "seed": s}
-            for p, ts in grid for a in rl["algorithms"] for t in ts for k in rl["kl_coefs"] for s in rl["seeds"]]
+    runs = [(p, a, t, k, s) for p, ts in grid for a in rl["algorithms"] for t in ts for k in rl["kl_coefs"]
+            for s in rl["seeds"]]
+    runs += [(pol["name"], rl["algorithms"][0], t, k, s) for sw in rl["sweeps"] for t in sw["targets"]
+             for k in sw.get("kl_coefs", rl["kl_coefs"]) for s in sw.get("seeds", rl["seeds"])]
+    unique = dict.fromkeys((p, a, t, path_number(k), s) for p, a, t, k, s in runs)
+    return [dict(zip(("policy", "algo", "rm", "kl", "seed"), r)) for r in unique]
 
 
 def daa_data_size(config: dict) -> int:
@@ -101,10 +106,12 @@ def daa_proxy(config: dict) -> str:
 
 
 def daa_runs(config: dict) -> list[dict]:
-    """One entry per DAA run on pi_init: loss, beta (as its path string) and seed."""
+    """One entry per DAA run: policy (pi_init, and the policy-size axis with daa.policy_sizes),
+    loss, beta (as its path string) and seed."""
     daa = config["daa"]
-    return [{"loss": loss, "beta": path_number(b), "seed": s} for loss in daa["losses"] for b in daa["betas"]
-            for s in daa["seeds"]]
+    names = [p["name"] for p in policies(config)][:None if daa["policy_sizes"] else 1]
+    return [{"policy": p, "loss": loss, "beta": path_number(b), "seed": s} for p in names for loss in daa["losses"]
+            for b in daa["betas"] for s in daa["seeds"]]
 
 
 def n_positions(config: dict) -> int:

@@ -19,9 +19,10 @@ def test_default_config_validates_and_fills_defaults(base):
     cfg = copy.deepcopy(base)
     del cfg["fit"]
     C.validate(cfg)
-    assert cfg["fit"] == {"level": 0.95, "min_n": 2, "extrapolate_from": 3}
+    assert cfg["fit"] == {"level": 0.95, "min_n": 2, "extrapolate_from": 3, "n_boot": 1000,
+                          "saturation": {"window": 0.5, "min_gain": 0.1}}
     assert cfg["proxy"]["train"]["lr_scheduler_type"] == "cosine"
-    assert len(targets.proxies(cfg)) == 4 * 3 + 4  # bt at every data size, pfr at 2000
+    assert len(targets.proxies(cfg)) == 4 * 4 + 4  # bt at every data size, pfr at 2000
     assert targets.proxy(cfg, "xs-d2000-bt-s0")["data_size"] == 2000
 
 
@@ -96,22 +97,22 @@ def test_pfr_data_sizes_and_rl_objectives_restrict_the_grid(base):
     cfg["rl"]["objectives"] = ["bt"]
     C.validate(cfg)
     ids = [p["id"] for p in targets.proxies(cfg)]
-    assert len(ids) == 4 * 3 + 4 and {i for i in ids if "-pfr-" in i} == {f"{s}-d2000-pfr-s0" for s in
+    assert len(ids) == 4 * 4 + 4 and {i for i in ids if "-pfr-" in i} == {f"{s}-d2000-pfr-s0" for s in
                                                                         ("xs", "s", "m", "l")}
     assert targets.rl_targets(cfg) == ["gold", *(i for i in ids if "-bt-" in i)]
     cfg["policy"]["more_sizes_targets"] = ["xs-d2000-pfr-s0"]  # a proxy RL does not run against
     with pytest.raises(C.ConfigError, match="policy.more_sizes_targets"):
         C.check(cfg)
-    cfg["proxy"]["pfr"]["data_sizes"] = [500]
-    with pytest.raises(C.ConfigError, match=r"proxy.pfr.data_sizes.*\[500\]"):
+    cfg["proxy"]["pfr"]["data_sizes"] = [700]
+    with pytest.raises(C.ConfigError, match=r"proxy.pfr.data_sizes.*\[700\]"):
         C.check(cfg)
 
 
 def test_path_number_is_the_run_id(base):
     assert [C.path_number(x) for x in (0.0, 0.05, 1e-07, 2)] == ["0", "0.05", "1e-07", "2"]
     cfg = C.validate(copy.deepcopy(base))
-    assert {r["kl"] for r in targets.rl_runs(cfg, ["gold"])} == {"0", "0.05"}
-    assert {r["beta"] for r in targets.daa_runs(cfg)} == {"0.01", "0.1"}
+    assert {r["kl"] for r in targets.rl_runs(cfg, ["gold"])} == {"0", "0.02", "0.05", "0.2"}  # grid and sweep
+    assert {r["beta"] for r in targets.daa_runs(cfg)} == {"0.01", "0.03", "0.1", "0.3"}
 
 
 def test_validate_fills_defaults_in_place_as_copies(base):

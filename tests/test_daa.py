@@ -50,7 +50,7 @@ def tiny_world(tmp_path_factory):
 
 def run(d, loss, **kw):
     return daa.train_daa(daa_settings(d, loss), str(d / "pairs.csv"), str(d / "norm.json"), str(d / "norm.json"),
-                         str(d / "prompts.csv"), **kw)
+                         str(d / "prompts.csv"), **kw)[0]
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,7 @@ def test_losses_run_on_schedule(runs, tiny_world, loss):
 
 def test_losses_differ_and_bad_arguments(runs, tiny_world):
     assert not np.allclose(runs["dpo"]["kl"], runs["ipo"]["kl"])  # loss_type reached the trainer
+    assert not np.allclose(runs["ipo"]["kl"], runs["ipo_sum"]["kl"])  # the paper's IPO is not TRL's
     with pytest.raises(ValueError, match="loss"):
         run(tiny_world, "slic")
     with pytest.raises(ValueError, match="data size"):
@@ -137,3 +138,35 @@ def test_fresh_start_ignores_stray_rows(runs, tiny_world, tmp_path):
     rows = run(tiny_world, "dpo", checkpoint_dir=str(ckpt), save_steps=100)
     pd.testing.assert_frame_equal(rows, runs["dpo"], check_exact=False, rtol=1e-4, atol=1e-6)
     shutil.rmtree(ckpt, ignore_errors=True)
+
+
+def test_summed_ipo_loss_is_the_papers_form(tiny_world):
+    """ipo_sum's loss on a batch built as TRL's collator builds it (chosen rows, then rejected)
+    equals (h - 1/(2 beta))^2 with h the difference of summed log ratios, computed by hand."""
+    import types
+
+    import torch
+
+    ref, tok = load_policy(str(tiny_world / "policy"))
+    model, _ = load_policy(str(tiny_world / "policy"))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p, generator=torch.Generator().manual_seed(p.numel())))
+    pairs = pd.read_csv(tiny_world / "pairs.csv").head(3)
+    p_ids, chosen = daa.tokenize_pairs(tok, pairs["prompt"].tolist(), pairs["chosen"].tolist())
+    _, rejected = daa.tokenize_pairs(tok, pairs["prompt"].tolist(), pairs["rejected"].tolist())
+    seqs = [p + c for p, c in zip(p_ids + p_ids, chosen + rejected)]
+    width = max(map(len, seqs))
+    ids = torch.full((len(seqs), width), tok.pad_token_id)
+    attn, comp = torch.zeros_like(ids), torch.zeros_like(ids)
+    for j, (s, p) in enumerate(zip(seqs, p_ids + p_ids)):
+        ids[j, :len(s)], attn[j, :len(s)], comp[j, len(p):len(s)] = torch.tensor(s), 1, 1
+    beta = 0.1
+    stub = types.SimpleNamespace(ref_model=ref, beta=beta)
+    loss = daa.summed_ipo_trainer()._compute_loss(stub, model, {"input_ids": ids, "attention_mask": attn,
+                                                                "completion_mask": comp}, False)
+    summed = [daa.completion_logps(m, p_ids + p_ids, chosen + rejected, tok.pad_token_id) for m in (model, ref)]
+    ratio = summed[0] - summed[1]
+    h = ratio[:3] - ratio[3:]
+    assert abs(h).max() > 0.01  # the perturbed policy is not pi_ref
+    assert np.isclose(loss.item(), np.mean((h - 1 / (2 * beta)) ** 2), rtol=1e-5)

@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from overopt.fit import fit_form, loglinear, peak, predict, scaling_table
+from overopt.fit import fit_form, loglinear, peak, predict
+from overopt.tables.fits import scaling_table
 
 
 @pytest.mark.parametrize("form,alpha,beta", [("bon", 0.6, 0.1), ("bon", 0.49, 0.12), ("rl", 0.35, 0.15)])

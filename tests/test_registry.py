@@ -26,7 +26,7 @@ def test_registry_lists_every_target_once(default):
     reg = Registry(default)
     assert reg.ids[0] == GOLD and reg.ids[-1] == "gold_flat"
     assert [t.kind for t in reg].count(GOLD) == 1 and len(reg.of_kind(REFERENCE)) == 1
-    assert len(reg.proxies) == 16 and all(t.trained for t in reg.proxies)
+    assert len(reg.proxies) == 20 and all(t.trained for t in reg.proxies)
     assert reg["gold_flat"].base == GOLD and not reg["gold_flat"].scored and reg["gold_flat"].transform == {"flat": 0.1}
     assert {t.id for t in reg.scored} == {GOLD, *(t.id for t in reg.proxies)}
     assert {t.id for t in reg.rl_targets} == {GOLD, "gold_flat", *(t.id for t in reg.proxies if "-bt-" in t.id)}
@@ -65,6 +65,24 @@ def test_every_registered_figure_draws_and_has_a_caption(root):
     assert {f.job for f in outputs.FIGURES} == {"figures", "rm_figures"}
 
 
+def test_rl_sweeps_add_runs_once_and_daa_runs_every_policy(default):
+    from overopt.targets import daa_runs, rl_runs
+
+    reg = Registry(default)
+    runs = rl_runs(default, [t.id for t in reg.rl_targets])
+    keys = [tuple(r.values()) for r in runs]
+    assert len(keys) == len(set(keys))  # a sweep run already in the grid is not repeated
+    gold = {(r["kl"], r["seed"]) for r in runs if r["rm"] == GOLD and r["policy"] == "small"}
+    assert gold == {("0", 0), ("0", 1), ("0", 2), ("0.02", 0), ("0.05", 0), ("0.2", 0)}
+    assert {r["kl"] for r in runs if r["rm"] == "m-d6000-bt-s0"} == {"0"}  # the grid only
+    daa = daa_runs(default)
+    assert {r["policy"] for r in daa} == {"small", "large"} and len(daa) == 2 * 4 * 4
+    off = variant(default, daa={"policy_sizes": False})
+    assert {r["policy"] for r in daa_runs(off)} == {"small"}
+    none = variant(default, rl={"sweeps": []})
+    assert len(rl_runs(none, [t.id for t in reg.rl_targets])) < len(runs)
+
+
 def test_every_stage_setting_round_trips(default):
     """Each rule's params dict rebuilds its dataclass, so scripts get exactly what Snakemake compared."""
     st = settings.Stages(default)
@@ -75,7 +93,8 @@ def test_every_stage_setting_round_trips(default):
         settings.Policy: st.policy("small"), settings.Pool: st.pool("small", 4, 6, "eval"),
         settings.Score: st.score(proxy), settings.ExtraScores: st.extra_scores(proxy, ["large"]),
         settings.Labels: st.labels(), settings.Proxy: st.proxy(proxy), settings.RL: st.rl("small", "rloo", rl, "0", "0"),
-        settings.DAA: st.daa("dpo", "0.1", "0"), settings.Bon: st.bon(), settings.Fit: st.fit(),
+        settings.DAA: st.daa("large", "ipo_sum", "0.1", "0"), settings.Bon: st.bon(), settings.Fit: st.fit(),
+        settings.BonFit: st.bon_fit(), settings.Replication: st.replication(),
         settings.RMEval: st.rm_eval(), settings.Figures: st.figures(["bon_by_rm_size"]),
     }
     for cls, hp in built.items():

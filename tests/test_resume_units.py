@@ -68,6 +68,11 @@ def stop_and_resume(monkeypatch, run, ckpt, save_steps, stop_at):
     return result, weights[0]
 
 
+def both(run) -> pd.DataFrame:
+    """A run's curve and its evaluation samples as one frame: an exact resume keeps both."""
+    return pd.concat(run, keys=["curve", "samples"])
+
+
 def assert_same_weights(a: dict, b: dict):
     assert a.keys() == b.keys()
     for k, v in a.items():
@@ -104,8 +109,8 @@ def rl_settings(d, kl_coef=0.05):
 
 
 def run_rl(d, checkpoint_dir=None, save_steps=0, **kw):
-    return rl.train_rl(rl_settings(d, **kw), str(d / "norm.json"), str(d / "norm.json"), str(d / "prompts.csv"),
-                       checkpoint_dir, save_steps)
+    return both(rl.train_rl(rl_settings(d, **kw), str(d / "norm.json"), str(d / "norm.json"),
+                            str(d / "prompts.csv"), checkpoint_dir, save_steps))
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +143,7 @@ def test_rloo_prompt_order_is_trl_order_and_a_function_of_the_pass():
 @pytest.mark.parametrize("save_steps,stop_at", [(5, 10), (4, 8)], ids=["third-pass", "pass-boundary"])
 def test_rloo_resumes_exactly_past_the_second_pass(world, rl_full, tmp_path, monkeypatch, save_steps, stop_at):
     full, full_weights = rl_full
-    assert list(full["step"]) == list(range(0, RL_STEPS + 1, 2))
+    assert list(full.loc["curve", "step"]) == list(range(0, RL_STEPS + 1, 2))
     rows, weights = stop_and_resume(monkeypatch, lambda c, k: run_rl(world, c, k), tmp_path / "ckpt",
                                     save_steps, stop_at)
     pd.testing.assert_frame_equal(rows, full, check_exact=True)
@@ -165,14 +170,14 @@ def run_daa(d, checkpoint_dir=None, save_steps=0):
     s = settings.DAA(loss="dpo", beta=0.1, seed=0, policy=str(d / "policy"), policy_name="tiny", gold=str(d / "gold"),
                      proxy=str(d / "gold"), data_size=PAIRS, fractions=[0.5, 1.0], heldout_pairs=4, train=train,
                      evaluation=EVALUATION, trust_remote_code=False)
-    return daa.train_daa(s, str(d / "pairs.csv"), str(d / "norm.json"), str(d / "norm.json"), str(d / "prompts.csv"),
-                         checkpoint_dir, save_steps)
+    return both(daa.train_daa(s, str(d / "pairs.csv"), str(d / "norm.json"), str(d / "norm.json"),
+                              str(d / "prompts.csv"), checkpoint_dir, save_steps))
 
 
 def test_daa_resumes_exactly_past_the_first_epoch(world, tmp_path, monkeypatch):
     weights = instrumented(monkeypatch)
     full = run_daa(world)
-    assert list(full["step"]) == [0, 2, 4, 8, 12]
+    assert list(full.loc["curve", "step"]) == [0, 2, 4, 8, 12]
     rows, resumed = stop_and_resume(monkeypatch, lambda c, k: run_daa(world, c, k), tmp_path / "ckpt", 3, 6)
     pd.testing.assert_frame_equal(rows, full, check_exact=True)
     assert_same_weights(resumed, weights[0])

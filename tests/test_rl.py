@@ -28,6 +28,10 @@ def rl_settings(d, algorithm, kl_coef, steps=4):
 
 
 def run(d, algorithm, kl_coef, **kw):
+    return run_with_samples(d, algorithm, kl_coef, **kw)[0]
+
+
+def run_with_samples(d, algorithm, kl_coef, **kw):
     return rl.train_rl(rl_settings(d, algorithm, kl_coef, **kw.pop("s", {})), str(d / "norm.json"),
                        str(d / "norm.json"), str(d / "prompts.csv"), **kw)
 
@@ -41,8 +45,12 @@ def tiny_world(tmp_path_factory):
 
 def test_rloo_runs_and_evaluates(tiny_world):
     d = tiny_world
-    rows = run(d, "rloo", 0.05)
+    rows, samples = run_with_samples(d, "rloo", 0.05)
     assert list(rows["step"]) == [0, 2, 4]
+    # the curve is the mean of its samples: 4 eval prompts x 3 samples at every step
+    assert len(samples) == 3 * 12 and samples.groupby("step")["prompt"].nunique().eq(4).all()
+    means = samples.groupby("step")[["kl", "gold", "proxy", "length"]].mean()
+    assert np.allclose(means.to_numpy(), rows.set_index("step")[["kl", "gold", "proxy", "length"]].to_numpy())
     assert rows.loc[0, "kl"] == 0 and rows.loc[0, "kl_k3"] == 0  # pi == pi_init before any update
     assert (rows["kl_k3"] >= 0).all() and (rows["eval_samples"] == 12).all()
     assert np.allclose(rows["gold"], rows["proxy"])  # the target is the gold RM itself

@@ -224,6 +224,85 @@ def test_ece_calibrated_vs_miscalibrated():
     assert R.ece([0.0, 0.0], [1.0, 0.0]) == 0.0
 
 
+def test_ece_is_of_the_rms_own_probabilities():
+    """Raw gaps ln 3, ln 3, ln 9, 0 give p = 3/4, 3/4, 9/10, 1/2 (bins 7, 7, 9, 5) with
+    outcomes 1, 0, 1, 1: ECE = 2/4 |1/2 - 3/4| + 1/4 |1 - 9/10| + 1/4 |1 - 1/2| = 0.275. The
+    scores arrive normalized, (raw - shift) / std; ``scale`` = std restores the raw gaps."""
+    raw = np.array([[np.log(3), 0.0], [np.log(3), 0.0], [np.log(9), 0.0], [0.0, 0.0]])
+    gold = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    assert R.ece(raw[:, 0] - raw[:, 1], gold[:, 0] > gold[:, 1]) == pytest.approx(0.275, abs=1e-12)
+    for shift, std in ((0.0, 1.0), (-0.3, 2.0), (5.0, 0.25)):
+        norm = (raw - shift) / std
+        assert R.ranking_ece(norm, gold, scale=std) == pytest.approx(0.275, abs=1e-12)
+        assert R.ranking_metrics(norm, gold, ece_scale=std)["ece"] == pytest.approx(0.275, abs=1e-12)
+    # without the scale the ECE is of sigmoid(gap / std): p = sigmoid(ln 3 / 2) = 0.634 in bin 6,
+    # 3/4 in bin 7, 1/2 in bin 5
+    p = expit(np.log(3) / 2)
+    assert R.ranking_ece(raw / 2, gold, scale=1.0) == pytest.approx(0.5 * abs(0.5 - p) + 0.25 * 0.25 + 0.25 * 0.5)
+    assert np.isnan(R.ranking_ece(raw, gold, scale=None))
+    assert np.isnan(R.ranking_metrics(raw, gold, ece_scale=None)["ece"])
+    for bad in (0.0, -1.0, np.inf, np.nan):
+        with pytest.raises(ValueError, match="scale"):
+            R.ranking_ece(raw, gold, scale=bad)
+
+
+def test_ece_does_not_depend_on_the_normalization():
+    rng = np.random.default_rng(11)
+    gold = rng.normal(size=(200, 6))
+    raw = 3.0 * gold + rng.normal(size=gold.shape) + 7.0  # nearly calibrated in its raw units
+    e = R.ranking_ece(raw, gold)
+    assert e < 0.05
+    for std in (0.5, 3.0, 20.0):
+        assert R.ranking_ece((raw - 7.0) / std, gold, scale=std) == pytest.approx(e, abs=1e-12)
+    # on normalized gaps alone the ECE moves with the std (what rm_eval used to report)
+    assert R.ranking_ece(raw / 20.0, gold) > e + 0.2
+
+
+def _rm_eval_inputs(rng, P=12, N=8, M=2):
+    from overopt.settings import RMEval
+
+    gold = rng.normal(size=(P, N))
+    pool = {"gold": gold, "p1": gold + rng.normal(0, 0.5, (P, N)), "p2": gold + rng.normal(0, 1.0, (P, N))}
+    extra = {rm: {"ood": s[:, :4] + 0.1, "swapped": rng.normal(size=(P, 2, 1 + M))} for rm, s in pool.items()}
+    ident = {"family": "grid", "rm_size": "xs", "params": 100, "data_size": 50, "objective": "bt", "seed": 0}
+    meta = pd.DataFrame([{"rm": "gold", "kind": "gold", **ident, "family": "gold", "gold_accuracy": np.nan},
+                         {"rm": "p1", "kind": "proxy", **ident, "gold_accuracy": 0.8},
+                         {"rm": "p2", "kind": "proxy", **ident, "gold_accuracy": 0.7},
+                         {"rm": "gold_flat", "kind": "reference", **ident, "family": "flat", "gold_accuracy": np.nan}])
+    setting = {"policy": "small", "algorithm": "rloo", "kl_coef": 0.1, "rl_seed": 0}
+    curves = pd.DataFrame([{"method": "rl", "rm": rm, "kind": kind, **setting, "step": step, "gold": 0.1 * step,
+                            "proxy": 0.2 * step, "kl": 0.5 * step}
+                           for rm, kind in (("gold", "gold"), ("p1", "proxy"), ("gold_flat", "reference"))
+                           for step in (0, 1, 2)])
+    refs = {"gold_flat": {"base": "gold", "transform": {"flat": 0.1}, "identity": {}}}
+    s = RMEval(k=4, budget=6, test_sizes=[5], bon_n=2, rl_step=None, kl_budget=0.5, n_boot=10, level=0.95,
+               setting=setting, references=refs, seed=0)
+    return meta, pool, extra, curves, [f"prompt {i}" for i in range(P)], s
+
+
+def test_rm_eval_table_ece_uses_each_rms_scale(tmp_path):
+    from overopt.tables.rm_eval import rm_eval_table, rm_metrics, rm_scales
+
+    meta, pool, extra, curves, prompts, s = _rm_eval_inputs(np.random.default_rng(12))
+    paths = []
+    for rm, std in (("gold", 1.5), ("p1", 4.0), ("p2", 0.5)):
+        (tmp_path / rm).mkdir()
+        (tmp_path / rm / "normalization.json").write_text(f'{{"shift": 0.2, "scale": {std}, "n": 96}}')
+        paths.append(tmp_path / rm / "normalization.json")
+    scales = rm_scales(paths)
+    assert scales == {"gold": 1.5, "p1": 4.0, "p2": 0.5}
+    ece = rm_eval_table(meta, pool, extra, curves, prompts, s, scales=scales).drop_duplicates("rm").set_index("rm")["ece"]
+    for rm, std in scales.items():
+        assert ece[rm] == pytest.approx(R.ranking_ece(pool[rm][:, :s.k], pool["gold"][:, :s.k], scale=std), abs=1e-12)
+    assert ece["p1"] != pytest.approx(R.ranking_ece(pool["p1"][:, :s.k], pool["gold"][:, :s.k]))  # scale matters
+    assert np.isnan(ece["gold_flat"])  # a transform of gold's normalized scores: no probabilities of its own
+    assert ece.index.is_unique and set(ece.index) == {"gold", "p1", "p2", "gold_flat"}
+    no_scale = rm_eval_table(meta, pool, extra, curves, prompts, s)  # not given: NaN, never the normalized ECE
+    assert no_scale["ece"].isna().all()
+    m = rm_metrics(pool["p1"], pool["gold"], extra["p1"], extra["gold"], s.k, s.budget, s.test_sizes, s.seed, 4.0)
+    assert m["ece"] == pytest.approx(ece["p1"], abs=1e-12)
+
+
 def test_ranking_metrics_perfect_proxy():
     gold = np.random.default_rng(10).normal(size=(25, 5))
     m = R.ranking_metrics(3 * gold, gold)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from overopt import outputs
-from overopt.figures import card, gao, mao, razin, wen  # noqa: F401  (the registry's drawers: tracked code)
+from overopt.figures import card, gao, mao, razin, scorecard, wen  # noqa: F401  (the registry's drawers: tracked code)
 
 
 class Tables:

@@ -8,13 +8,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from overopt.fit import predict  # noqa: E402
 from overopt.targets import GOLD, PROXY, REFERENCE
-from overopt.figures.layout import _panel_row, Y_LABEL, _finish, _label, _panel, _relative, _seed_mean, _size_order, save
+from overopt.figures.layout import (_band, _bands, _panel_row, Y_LABEL, _finish, _label, _panel, _relative, _seed_mean,
+                                    _size_order, save)
 
 
 def score_panels(curves: pd.DataFrame, fits: pd.DataFrame, method: str, panel: str, line: str, stem: str | Path,
                  title: str, where: dict | None = None) -> None:
-    """Gold (solid) and proxy (dashed) score vs d: one panel per value of ``panel``, one
-    colour per value of ``line``, seeds averaged; thin dotted lines are the fitted gold curves
+    """Gold (solid, with a +-1 SE band) and proxy (dashed) score vs d: one panel per value of
+    ``panel``, one colour per value of ``line``, seeds averaged; thin dotted lines are the fitted gold curves
     (mean of the per-run fits); black is the same method against the gold RM itself.
     ``where`` fixes other columns (e.g. one KL coefficient)."""
     x, form = ("n", "bon") if method == "bon" else ("step", "rl")
@@ -24,7 +25,7 @@ def score_panels(curves: pd.DataFrame, fits: pd.DataFrame, method: str, panel: s
     gold = c[c["kind"] == GOLD]
     c, f = c[c["kind"] == PROXY], f[f["kind"] == PROXY]
     group = ["rm_size", "params", "data_size"] + (["kl_coef"] if "kl_coef" in (panel, line) else [])
-    pc = _seed_mean(c, [*group, x], ["d", "gold", "proxy"])
+    pc = _seed_mean(c, [*group, x], ["d", "gold", "proxy"]).merge(_bands(c, [*group, x]), on=[*group, x])
     fm = _seed_mean(f, group, ["alpha", "beta"])
     panels = _size_order(pc) if panel == "rm_size" else sorted(pc[panel].unique())
     lines = _size_order(pc) if line == "rm_size" else sorted(pc[line].unique())
@@ -36,6 +37,7 @@ def score_panels(curves: pd.DataFrame, fits: pd.DataFrame, method: str, panel: s
                 continue
             lab = f"{lv} ({int(s['params'].iloc[0]):,} params)" if line == "rm_size" else _label(line, lv)
             ax.plot(s["d"], s["gold"] - s["gold"].iloc[0], "-o", ms=3, color=col, label=lab)
+            _band(ax, s["d"], s["gold"] - s["gold"].iloc[0], s["gold_band"], col)
             ax.plot(s["d"], s["proxy"] - s["proxy"].iloc[0], "--", color=col, alpha=0.8)
             fr = fm[(fm[panel] == pv) & (fm[line] == lv)]
             if not fr.empty:
@@ -75,43 +77,78 @@ def coefficients(fits: pd.DataFrame, scaling: pd.DataFrame, stem: str | Path) ->
     save(fig, stem)
 
 
-def gap_by_kl(rl: pd.DataFrame, stem: str | Path, title: str) -> None:
-    """Proxy minus gold gain vs d, one panel per proxy size, one colour per KL coefficient:
-    Gao's claim is that a KL penalty does not close the gap at equal d."""
-    r = _relative(rl[rl["kind"] == PROXY], ["rm_size", "params", "kl_coef"], "step")
-    sizes, kls = _size_order(r), sorted(r["kl_coef"].unique())
-    fig, axes, colors = _panel_row(len(sizes), len(kls), height=3.6)
-    for ax, size in zip(axes[0], sizes):
+def _swept(rl: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The RL runs of the targets run at more than one KL coefficient (rl.sweeps), the gold RM first."""
+    n_kl = rl.groupby("rm")["kl_coef"].nunique()
+    r = rl[rl["rm"].isin(n_kl[n_kl > 1].index)]
+    kinds = r.drop_duplicates("rm").set_index("rm")["kind"]
+    return r, sorted(kinds.index, key=lambda x: (kinds[x] != GOLD, x))
+
+
+def kl_panels(rl: pd.DataFrame, stem: str | Path, title: str, gap: bool = False) -> None:
+    """Gao's KL-penalty frontier: gold (solid, +-1 SE band over seeds or prompts) and proxy
+    (dashed) gain vs d, or with ``gap`` proxy minus gold gain, one panel per target run at
+    several KL coefficients, one colour per coefficient. Gao: a penalty acts like early
+    stopping (the same gold-vs-d frontier) while the proxy-gold gap at equal d does not close."""
+    swept, rms = _swept(rl)
+    r = _relative(swept, ["rm", "kind", "kl_coef"], "step")
+    kls = sorted(r["kl_coef"].unique())
+    fig, axes, colors = _panel_row(max(len(rms), 1), len(kls), height=3.6)
+    for ax, rm in zip(axes[0], rms):
         for col, kl in zip(colors, kls):
-            s = r[(r["rm_size"] == size) & (r["kl_coef"] == kl)]
-            ax.plot(s["d"], s["proxy"] - s["gold"], "-o", ms=3, color=col, label=_label("kl_coef", kl))
-        _panel(ax, f"proxy size {size}")
-    _finish(fig, axes, "proxy gain - gold gain  [std units]", None, title, stem)
+            s = r[(r["rm"] == rm) & (r["kl_coef"] == kl)]
+            if s.empty:
+                continue
+            if gap:
+                ax.plot(s["d"], s["proxy"] - s["gold"], "-o", ms=3, color=col, label=_label("kl_coef", kl))
+            else:
+                ax.plot(s["d"], s["gold"], "-o", ms=3, color=col, label=_label("kl_coef", kl))
+                _band(ax, s["d"], s["gold"], s["gold_band"], col)
+                ax.plot(s["d"], s["proxy"], "--", color=col, alpha=0.8)
+        _panel(ax, f"target {rm}")
+    if not rms:
+        axes[0][0].text(0.5, 0.5, "no target run at several KL coefficients (rl.sweeps)", ha="center",
+                        transform=axes[0][0].transAxes, fontsize=8)
+    _finish(fig, axes, "proxy gain - gold gain  [std units]" if gap else Y_LABEL,
+            None if gap else "solid: gold (band: \u00b11 SE), dashed: proxy", title, stem)
 
 
 def daa_panels(daa: pd.DataFrame, fits: pd.DataFrame, stem: str | Path) -> None:
-    """DAA gold (solid) and proxy (dashed) gain vs d, one panel per loss, one colour per beta,
-    the fitted RL form dotted; points within the first epoch are labeled with their epoch
-    fraction (Rafailov et al.)."""
-    key = ["loss", "daa_beta"]
-    r = _relative(daa, key, "step").merge(_seed_mean(daa, [*key, "step"], ["epoch"]), on=[*key, "step"])
+    """DAA gold (solid, +-1 SE band) and proxy (dashed) gain vs d: one panel per loss (columns)
+    and policy size (rows), one colour per beta, the fitted RL form dotted. Checkpoints inside
+    the first epoch get a marker per epoch fraction (legend), so nothing is written over the
+    curves (Rafailov et al. evaluate inside the first epoch)."""
+    key = ["policy", "loss", "daa_beta"]
+    r = _relative(daa, key, "step").merge(_seed_mean(daa, [*key, "step"], ["epoch", "policy_params"]),
+                                          on=[*key, "step"])
     fm = _seed_mean(fits[(fits["method"] == "daa") & (fits["curve"] == "gold")], key, ["alpha", "beta"])
+    policies = list(r.sort_values("policy_params")["policy"].drop_duplicates())
     losses, betas = sorted(r["loss"].unique()), sorted(r["daa_beta"].unique())
-    fig, axes, colors = _panel_row(len(losses), len(betas), plt.cm.plasma, span=(0.05, 0.8))
-    for ax, loss in zip(axes[0], losses):
-        for col, b in zip(colors, betas):
-            s = r[(r["loss"] == loss) & (r["daa_beta"] == b)]
-            ax.plot(s["d"], s["gold"], "-o", ms=3, color=col, label=rf"$\beta$ = {b:g}")
-            ax.plot(s["d"], s["proxy"], "--", color=col, alpha=0.8)
-            f = fm[(fm["loss"] == loss) & (fm["daa_beta"] == b)].dropna()
-            if not f.empty:
-                dd = np.linspace(1e-3, s["d"].max(), 100)
-                ax.plot(dd, predict(dd, f["alpha"].iloc[0], f["beta"].iloc[0], "rl"), ":", color=col, lw=1)
-            for _, pt in s[(s["epoch"] > 0) & (s["epoch"] <= 1)].iterrows():
-                ax.annotate(f"{pt['epoch']:.2g}", (pt["d"], pt["gold"]), fontsize=6, color=col,
-                            xytext=(2, 3), textcoords="offset points")
-        _panel(ax, f"loss {loss}")
-    _finish(fig, axes, Y_LABEL, "solid: gold, dashed: proxy, dotted: fit;\nlabels: epoch fraction",
+    fractions = sorted(r.loc[(r["epoch"] > 0) & (r["epoch"] <= 1), "epoch"].round(3).unique())
+    markers = dict(zip(fractions, "v^sDP*X<>"))
+    colors = plt.cm.plasma(np.linspace(0.05, 0.8, len(betas)))
+    fig, axes = plt.subplots(len(policies), len(losses), figsize=(4.2 * len(losses), 3.6 * len(policies)),
+                             sharey=True, squeeze=False, layout="constrained")
+    for row, pol in zip(axes, policies):
+        for ax, loss in zip(row, losses):
+            for col, b in zip(colors, betas):
+                s = r[(r["policy"] == pol) & (r["loss"] == loss) & (r["daa_beta"] == b)]
+                if s.empty:
+                    continue
+                ax.plot(s["d"], s["gold"], "-", color=col, label=rf"$\beta$ = {b:g}")
+                _band(ax, s["d"], s["gold"], s["gold_band"], col)
+                ax.plot(s["d"], s["proxy"], "--", color=col, alpha=0.8)
+                for frac, m in markers.items():
+                    pt = s[s["epoch"].round(3) == frac]
+                    ax.plot(pt["d"], pt["gold"], m, color=col, ms=5)
+                f = fm[(fm["policy"] == pol) & (fm["loss"] == loss) & (fm["daa_beta"] == b)].dropna()
+                if not f.empty:
+                    dd = np.linspace(1e-3, s["d"].max(), 100)
+                    ax.plot(dd, predict(dd, f["alpha"].iloc[0], f["beta"].iloc[0], "rl"), ":", color=col, lw=1)
+            _panel(ax, f"{loss}, policy {pol}")
+    for frac, m in markers.items():  # the marker legend: epoch fractions
+        axes[0][-1].plot([], [], m, color="grey", label=f"epoch {frac:g}")
+    _finish(fig, axes, Y_LABEL, "solid: gold (band: \u00b11 SE), dashed: proxy,\ndotted: fit",
             f"Direct alignment on {int(daa['pairs'].iloc[0]):,} gold-labeled pairs (proxy column: {daa['rm'].iloc[0]})",
             stem)
 
@@ -179,7 +216,8 @@ class Study:
         fits = fits[(fits["form"] != "rl_joint") & (fits["kind"] != REFERENCE)]
         self.fits = fits[(fits["method"] != "rl") | ((fits["algorithm"] == s.rl_algorithm) & (fits["policy"] == main))]
         self.curves = pd.concat([self.bon, self.rl])
-        self.low_kl, self.low_data = self.rl["kl_coef"].min(), self.rl["data_size"].min()
+        # the grid's smallest KL coefficient (the report setting's): rl.sweeps add others for a few targets only
+        self.low_kl, self.low_data = s.setting["kl_coef"], self.rl["data_size"].min()
 
 
 BON = "Best-of-n against proxy reward models"
@@ -207,15 +245,12 @@ def rl_by_rm_size(t, stem) -> None:
 
 def rl_by_kl(t, stem) -> None:
     st = t.study
-    score_panels(st.curves, st.fits, "rl", "rm_size", "kl_coef", stem,
-                 f"RL ({st.name}) per KL coefficient, proxies trained on {int(st.low_data):,} pairs",
-                 {"data_size": st.low_data})
+    kl_panels(st.rl, stem, f"RL ({st.name}) per KL coefficient: the gold-vs-d frontier")
 
 
 def rl_gap_by_kl(t, stem) -> None:
     st = t.study
-    gap_by_kl(st.rl[st.rl["data_size"] == st.low_data], stem,
-              f"RL ({st.name}): proxy-gold gap per KL coefficient, proxies trained on {int(st.low_data):,} pairs")
+    kl_panels(st.rl[st.rl["kind"] == PROXY], stem, f"RL ({st.name}): proxy-gold gap per KL coefficient", gap=True)
 
 
 def rl_vs_bon_figure(t, stem) -> None:

@@ -49,6 +49,25 @@ def _seed_mean(df: pd.DataFrame, by: list[str], cols: list[str]) -> pd.DataFrame
     return df.groupby(by, dropna=False, as_index=False)[cols].mean()
 
 
+def _bands(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per point, the standard error of its gold and proxy mean: over the seeds behind it where
+    there are several, else the row's own SE over prompts (``gold_se``, ``proxy_se``)."""
+    g = df.groupby(by, dropna=False)
+    out = g[["gold", "proxy"]].sem().rename(columns=lambda c: f"{c}_band")
+    n = g.size()
+    for c in ("gold", "proxy"):
+        if f"{c}_se" in df.columns:
+            one = n <= 1
+            out.loc[one, f"{c}_band"] = g[f"{c}_se"].mean()[one]
+    return out.reset_index()
+
+
+def _band(ax, x, y, se, color) -> None:
+    """A shaded +-1 SE band around a curve."""
+    if se is not None and np.isfinite(se).any():
+        ax.fill_between(x, y - se, y + se, color=color, alpha=0.18, lw=0)
+
+
 def _size_order(df: pd.DataFrame) -> list[str]:
     return list(df.sort_values("params")["rm_size"].drop_duplicates())
 
@@ -62,7 +81,9 @@ def _label(col: str, v) -> str:
 
 
 def _relative(c: pd.DataFrame, by: list[str], order: str) -> pd.DataFrame:
-    """Seed-averaged curves with gold and proxy measured from each curve's pi_init point."""
-    m = _seed_mean(c, [*by, order], ["d", "gold", "proxy"]).sort_values([*by, order])
+    """Seed-averaged curves with gold and proxy measured from each curve's pi_init point, and
+    their bands (``gold_band``, ``proxy_band``: :func:`_bands`)."""
+    m = _seed_mean(c, [*by, order], ["d", "gold", "proxy"]).merge(_bands(c, [*by, order]), on=[*by, order])
+    m = m.sort_values([*by, order])
     first = m.groupby(by, dropna=False)[["gold", "proxy"]].transform("first")
     return m.assign(gold=m["gold"] - first["gold"], proxy=m["proxy"] - first["proxy"])

@@ -3,11 +3,12 @@ correlations, MRR, NDCG, ECE, best-of-k. Ties in the proxy ranking are broken un
 random, in expectation, as in ``overopt.metrics.bon``.
 """
 from __future__ import annotations
+
 import numpy as np
 from scipy import stats
 from scipy.special import comb, expit
-from overopt.metrics.accuracy import _gaps, _scores, rank_pair_accuracy
 
+from overopt.metrics.accuracy import _gaps, _scores, rank_pair_accuracy
 
 STATS = ("pearson", "spearman", "kendall")
 
@@ -119,9 +120,11 @@ def best_of_k(proxy, gold) -> float:
 
 def ece(proxy_gap, first_better, n_bins: int = 10) -> float:
     """Expected calibration error of p = sigmoid(proxy_gap) as the probability that the first
-    response of a pair is gold-better. ``first_better`` is 1/0 per pair (or a probability, e.g.
-    sigmoid(gold gap) for Bradley-Terry truth). Equal-width bins on [0, 1] (p = 1 in the last):
-    ECE = sum_b (n_b / n) |mean(first_better in b) - mean(p in b)|. NaN entries are dropped."""
+    response of a pair is gold-better. ``proxy_gap`` must be in the RM's raw units (its
+    Bradley-Terry logits), or p is not the RM's own probability. ``first_better`` is 1/0 per
+    pair (or a probability, e.g. sigmoid(gold gap) for Bradley-Terry truth). Equal-width bins
+    on [0, 1] (p = 1 in the last): ECE = sum_b (n_b / n) |mean(first_better in b) - mean(p in b)|.
+    NaN entries are dropped."""
     p, y = _gaps(proxy_gap, first_better)
     keep = np.isfinite(p) & np.isfinite(y)
     p, y = expit(p[keep]), y[keep]
@@ -133,22 +136,36 @@ def ece(proxy_gap, first_better, n_bins: int = 10) -> float:
     return float(gap.sum() / n.sum())
 
 
-def ranking_ece(proxy, gold, n_bins: int = 10) -> float:
+def _check_scale(scale: float | None) -> float | None:
+    if scale is not None and (isinstance(scale, bool) or not np.isfinite(scale) or scale <= 0):
+        raise ValueError(f"scale must be a positive finite number or None, got {scale!r}")
+    return scale
+
+
+def ranking_ece(proxy, gold, n_bins: int = 10, scale: float | None = 1.0) -> float:
     """``ece`` over all C(k,2) pairs (i < j) of the k responses per prompt, first_better =
-    gold_i > gold_j, pairs tied in gold excluded."""
+    gold_i > gold_j, pairs tied in gold excluded. The RM's probability is
+    sigmoid(scale * (proxy_i - proxy_j)): for normalized scores (raw - shift) / std, ``scale``
+    is the RM's normalization std, which restores its raw gaps (the shift cancels), so the ECE
+    is of the RM's own Bradley-Terry probabilities and does not depend on the normalization.
+    ``scale=None``: an RM without probabilities of its own (a transformed reference): NaN."""
+    if _check_scale(scale) is None:
+        return float("nan")
     proxy, gold = _scores(proxy, gold)
     i, j = np.triu_indices(gold.shape[1], 1)
     dg = gold[:, i] - gold[:, j]
     y = np.where(dg == 0, np.nan, (dg > 0).astype(np.float64))
-    return ece(proxy[:, i] - proxy[:, j], y, n_bins)
+    return ece(scale * (proxy[:, i] - proxy[:, j]), y, n_bins)
 
 
-def ranking_metrics(proxy, gold, n_bins: int = 10, ndcg_at: int | None = None) -> dict:
+def ranking_metrics(proxy, gold, n_bins: int = 10, ndcg_at: int | None = None,
+                    ece_scale: float | None = 1.0) -> dict:
     """Every per-prompt metric of a proxy on k responses per prompt ([prompts, k]), averaged over
-    prompts: pearson, spearman, kendall, mrr, ndcg, ece (of sigmoid(proxy gap) on all pairs),
-    best_of_k (gold), and accuracy on all C(k,2) pairs."""
+    prompts: pearson, spearman, kendall, mrr, ndcg, ece (of sigmoid(ece_scale * proxy gap) on
+    all pairs: ``ranking_ece``), best_of_k (gold), and accuracy on all C(k,2) pairs. Only ece
+    depends on the proxy's scale."""
     proxy, gold = _scores(proxy, gold)
     out = {s: per_prompt_correlation(proxy, gold, s) for s in STATS}
-    out.update(mrr=mrr(proxy, gold), ndcg=ndcg(proxy, gold, ndcg_at), ece=ranking_ece(proxy, gold, n_bins),
+    out.update(mrr=mrr(proxy, gold), ndcg=ndcg(proxy, gold, ndcg_at), ece=ranking_ece(proxy, gold, n_bins, ece_scale),
                best_of_k=best_of_k(proxy, gold), accuracy=rank_pair_accuracy(proxy, gold, "all"))
     return out

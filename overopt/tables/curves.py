@@ -42,6 +42,17 @@ def read_curves(path: str) -> pd.DataFrame:
     return read_table(path, CURVE, finite=("d", "gold", "proxy"))
 
 
+SAMPLE = {"method": "str", "rm": "str", "kind": "str", "step": "int", "prompt": "int", "kl": "float",
+          "gold": "float", "proxy": "float"}
+
+
+def read_samples(paths: list[str]) -> pd.DataFrame:
+    """Every run's evaluation samples (``<run>.samples.csv``, tagged like its curve): one row
+    per sample and evaluation step, scores and KL finite; the response text kept as text."""
+    frames = [read_table(p, SAMPLE, text=("response",), finite=("kl", "gold", "proxy")) for p in paths]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*SAMPLE, "response"])
+
+
 def concat_csv(paths: list[str], rl_steps: list[int] | None = None) -> pd.DataFrame:
     """Every method's curve rows; an RL run's file must hold exactly ``rl_steps`` (a run cut
     short is rejected, naming its file)."""

@@ -16,12 +16,13 @@ the swapped-prompt scores of ``score_eval``) and the curves; nothing is sampled 
   variance and accuracy, best predicts each downstream gold outcome (Spearman, CIs).
 """
 from __future__ import annotations
+
 import numpy as np
 import pandas as pd
+
 from overopt.metrics import accuracy, bon, prompt_free, ranking, variance
 from overopt.targets import GOLD
 from overopt.teachers import transform
-
 
 METRICS = ["acc_labeled", "acc_pool", "acc_best_worst", "acc_adjacent", "acc_budget_all_pairs",
            "acc_budget_distinct", "acc_ood", "pearson", "spearman", "kendall", "mrr", "ndcg", "ece", "best_of_k",
@@ -46,16 +47,29 @@ def policy_metrics(columns) -> list[str]:
     return [c for c in columns if c.startswith(("variance_" + POLICY_PREFIX, "acc_" + POLICY_PREFIX))]
 
 
+def rm_scales(norm_paths) -> dict[str, float]:
+    """RM id -> its normalization std (``scale``), from the ``results/rms/<rm>/normalization.json``
+    files of the scored targets (the id is the folder name): what ``rm_eval_table`` needs to
+    compute ECE on the RMs' raw gaps."""
+    from pathlib import Path
+
+    from overopt.inputs import load_normalization
+
+    return {Path(p).parent.name: float(load_normalization(p)["scale"]) for p in norm_paths}
+
+
 def rm_metrics(proxy: np.ndarray, gold: np.ndarray, extra: dict, gold_extra: dict, k: int, budget: int,
-               test_sizes: list[int], seed: int) -> dict:
+               test_sizes: list[int], seed: int, scale: float | None = None) -> dict:
     """Every metric of one RM from its pool scores [prompts, N], the gold RM's, and both
     ``score_eval`` bundles (``ood`` [prompts, k'], ``policy_<name>`` [prompts, k],
     ``swapped`` [P, 2, 1 + M]). Under each other policy: ``variance_policy_<name>`` (Razin: the
     same RM can teach two students differently) and ``acc_policy_<name>`` (pairs from another
-    distribution than the pool's: Wen's off-policy accuracy)."""
+    distribution than the pool's: Wen's off-policy accuracy). Scores are normalized; ``scale``
+    is the RM's normalization std, which turns its gaps back into raw logits for ``ece`` (the
+    RM's own Bradley-Terry probabilities); None: ``ece`` is NaN."""
     p, g = proxy[:, :k], gold[:, :k]
     out = {f"acc_{m}": accuracy.rank_pair_accuracy(p, g, m) for m in ("best_worst", "adjacent")}
-    rank = ranking.ranking_metrics(p, g)
+    rank = ranking.ranking_metrics(p, g, ece_scale=scale)
     out["acc_pool"] = rank.pop("accuracy")
     out.update(rank, variance=variance.reward_variance(p))
     b = accuracy.budget_accuracy(p, g, budget, k, seed)
@@ -120,20 +134,24 @@ def bon_outcomes(pool: dict, gold_id: str, n: int) -> pd.DataFrame:
 
 
 def rm_eval_table(meta: pd.DataFrame, pool: dict, extra: dict, curves: pd.DataFrame, prompts: list[str],
-                  s) -> pd.DataFrame:
+                  s, scales: dict | None = None) -> pd.DataFrame:
     """One row per target RM x RL run setting: identity, metrics and outcomes (``settings.RMEval``).
     ``meta`` has every target's identity columns (the proxies' with their held-out
     ``gold_accuracy``), ``pool``/``extra`` map the scored targets' ids to pool scores and
     ``score_eval`` bundles, ``prompts`` are the eval prompts (for score transforms). A reference
-    teacher's scores are its base's, transformed; it is not a BoN target."""
-    gold_id, pool = meta.loc[meta["kind"] == GOLD, "rm"].iloc[0], dict(pool)
+    teacher's scores are its base's, transformed; it is not a BoN target. ``scales`` maps the
+    scored targets' ids to their normalization std (``rm_scales``): ``ece`` is computed on raw
+    gaps, and is NaN for a target without a scale and for a reference teacher (a transform of
+    normalized scores has no Bradley-Terry probabilities of its own)."""
+    gold_id, pool, scales = meta.loc[meta["kind"] == GOLD, "rm"].iloc[0], dict(pool), scales or {}
     metrics = {rm: rm_metrics(pool[rm], pool[gold_id], extra[rm], extra[gold_id], s.k, s.budget, s.test_sizes,
-                              s.seed) for rm in pool}
+                              s.seed, scales.get(rm)) for rm in pool}
     scored = dict(pool)
     for rm, ref in s.references.items():  # rankings as the base's; variance under the transform
         base, spec = ref["base"], ref["transform"]
         pool[rm] = transform(pool[base], prompts, spec)
-        metrics[rm] = {**metrics[base], "variance": variance.reward_variance(pool[rm][:, :s.k])}
+        metrics[rm] = {**metrics[base], "ece": float("nan"),
+                       "variance": variance.reward_variance(pool[rm][:, :s.k])}
         for key in (k for k in extra[base] if k.startswith(POLICY_PREFIX)):
             metrics[rm][f"variance_{key}"] = variance.reward_variance(transform(extra[base][key], prompts, spec))
     m = pd.DataFrame([{"rm": rm, **v} for rm, v in metrics.items()])

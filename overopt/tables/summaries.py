@@ -102,7 +102,7 @@ def write_all(s, inputs, outputs) -> None:
     from overopt.data.splits import eval_prompts
     from overopt.inputs import load_array, load_npz, read_table
     from overopt.tables.curves import read_curves, target_meta
-    from overopt.tables.rm_eval import rm_eval_table
+    from overopt.tables.rm_eval import rm_eval_table, rm_scales
 
     prompts = eval_prompts(inputs.prompts)["prompt"].tolist()
     scores = {Path(p).stem: load_array(p, (len(prompts), None)) for p in inputs.pool}
@@ -113,7 +113,7 @@ def write_all(s, inputs, outputs) -> None:
     refs = [{**r["identity"], "params": params[r["base"]]} for r in s.references.values()]
     if refs:
         meta = pd.concat([meta, pd.DataFrame(refs)], ignore_index=True)
-    frame = rm_eval_table(meta, scores, extra, read_curves(inputs.curves), prompts, s)
+    frame = rm_eval_table(meta, scores, extra, read_curves(inputs.curves), prompts, s, scales=rm_scales(inputs.norms))
     frame.to_csv(outputs.rm_eval, index=False)
     correlation_table(frame, s.n_boot, s.level, s.seed).to_csv(outputs.correlations, index=False)
     headlines(frame, s.n_boot, s.level, s.seed).to_csv(outputs.headlines, index=False)

@@ -16,10 +16,12 @@ the evaluation), given to ``DPOTrainer`` explicitly rather than rebuilt from
 ``config._name_or_path``: the tokenizer may have gained a pad token (resized embeddings) that
 a fresh load from disk would lack.
 
-Losses (TRL 1.12 names), with h = log pi/pi_ref (y_w) - log pi/pi_ref (y_l), log-probs summed
-over the response tokens and the appended EOS: ``dpo`` -log sigmoid(beta h); ``ipo``
-(h' - 1/(2 beta))^2 where TRL divides each log ratio by its response's token count (its IPO
-convention); ``hinge`` max(0, 1 - beta h).
+Losses, with h = log pi/pi_ref (y_w) - log pi/pi_ref (y_l), log-probs summed over the response
+tokens and the appended EOS: ``dpo`` -log sigmoid(beta h); ``ipo`` (h' - 1/(2 beta))^2 where TRL
+divides each log ratio by its response's token count (TRL's convention, which buys a far larger
+KL budget per beta); ``ipo_sum`` (h - 1/(2 beta))^2 on the summed log ratios, the IPO paper's
+form (Azar et al. 2023), which TRL does not offer (:func:`summed_ipo_trainer`); ``hinge``
+max(0, 1 - beta h) (SLiC).
 """
 from __future__ import annotations
 
@@ -36,11 +38,37 @@ from overopt.models import RewardModel, load_policy
 from overopt.train.evaluate import (
     Evaluator,
     eval_callback,
+    SAMPLES,
     resumed_rows,
+    split_samples,
     token_logprobs,
 )
 
-LOSSES = {"dpo": "sigmoid", "ipo": "ipo", "hinge": "hinge"}
+LOSSES = {"dpo": "sigmoid", "ipo": "ipo", "ipo_sum": "ipo", "hinge": "hinge"}  # ours -> TRL's loss_type
+
+
+def summed_ipo_trainer():
+    """``DPOTrainer`` with the IPO paper's loss (h - 1/(2 beta))^2 on the *summed* log ratios h.
+
+    Why a subclass: TRL 1.12's ``ipo`` divides each log ratio by its completion length inside
+    ``_compute_loss`` and has no switch for the paper's form; the loss here reads the same batch
+    (TRL's collator: chosen then rejected, ``completion_mask``) and the same log-probs."""
+    import torch
+    from trl import DPOTrainer
+
+    from overopt.train.evaluate import token_logprobs
+
+    class SummedIPOTrainer(DPOTrainer):
+        def _compute_loss(self, model, inputs, return_outputs):
+            ids, attn, comp = inputs["input_ids"], inputs["attention_mask"], inputs["completion_mask"][:, 1:]
+            logps = (token_logprobs(model, ids, attn) * comp).sum(1)
+            with torch.no_grad():
+                ref = (token_logprobs(self.ref_model, ids, attn) * comp).sum(1)
+            chosen, rejected = (logps - ref).chunk(2, dim=0)
+            loss = ((chosen - rejected - 1 / (2 * self.beta)) ** 2).mean()
+            return (loss, None) if return_outputs else loss
+
+    return SummedIPOTrainer
 
 
 COLUMNS = ["step", "epoch", "kl", "kl_k3", "kl_se", "d", "gold", "proxy", "gold_se", "proxy_se", "length",
@@ -125,10 +153,10 @@ class ImplicitAccuracy:
 
 
 def train_daa(s, pairs_csv: str, gold_norm: str, proxy_norm: str, prompts_csv: str,
-              checkpoint_dir: str | None = None, save_steps: int = 0) -> pd.DataFrame:
+              checkpoint_dir: str | None = None, save_steps: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One DAA run (``settings.DAA``) from ``s.policy`` (pi_init, also pi_ref) on the first
     ``s.data_size`` labeled training pairs; returns one row per evaluation point (columns
-    :data:`COLUMNS`). With ``checkpoint_dir`` and ``save_steps`` a killed run resumes where it was,
+    :data:`COLUMNS`) and the evaluation samples. With ``checkpoint_dir`` and ``save_steps`` a killed run resumes where it was,
     exactly (``Trainer``'s sampler orders each epoch by seed and epoch, and the checkpoint holds
     the RNG states), from a checkpoint of the same settings and inputs only
     (:func:`overopt.runtime.checkpoint_folder`)."""
@@ -161,7 +189,7 @@ def train_daa(s, pairs_csv: str, gold_norm: str, proxy_norm: str, prompts_csv: s
         row.update(epoch=step / spe, implicit_acc=implicit(m))
         if was_training:
             m.train()
-        return {k: row[k] for k in COLUMNS}
+        return {k: row[k] for k in (*COLUMNS, SAMPLES)}
 
     def check_plan(state):
         if state.max_steps != max(steps):
@@ -177,8 +205,10 @@ def train_daa(s, pairs_csv: str, gold_norm: str, proxy_norm: str, prompts_csv: s
             DPOConfig, ckpt or tmp, s.seed, {**hp, "num_train_epochs": int(hp["num_train_epochs"])},
             save_steps if ckpt else 0, beta=s.beta, loss_type=[LOSSES[s.loss]], max_length=None,
             precompute_ref_log_probs=False, disable_dropout=True)
-        trainer = DPOTrainer(model=model, ref_model=ref, args=args, train_dataset=data, processing_class=tok,
+        trainer_class = summed_ipo_trainer() if s.loss == "ipo_sum" else DPOTrainer
+        trainer = trainer_class(model=model, ref_model=ref, args=args, train_dataset=data, processing_class=tok,
                              callbacks=[runtime.progress_callback(),
                                         eval_callback(evaluate, lambda step, _: step in steps, rows, ckpt, check_plan)])
         runtime.train_resumable(trainer, ckpt)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    curve, samples = split_samples(rows)
+    return curve[COLUMNS], samples

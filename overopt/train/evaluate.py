@@ -1,6 +1,9 @@
 """The policy evaluator shared by RL and DAA: fresh temperature-1 samples of the current policy
 on held-out eval prompts, sequence KL to pi_init (k1 and k3), gold and proxy score, length;
 plus the Trainer callback that evaluates along a run and keeps its rows across a resume.
+
+Every evaluation keeps its samples (prompt index, response, per-sequence KL, scores, length):
+the fits bootstrap over eval prompts from them, and any RM can score them again later.
 """
 from __future__ import annotations
 
@@ -34,6 +37,19 @@ def response_logprobs(model, sequences, prompt_len: int, response_mask):
     return logp.cpu().numpy()
 
 
+SAMPLES = "samples"  # the key of an evaluation row that holds its samples
+
+
+def split_samples(rows: list[dict]):
+    """(curve rows, sample rows) of an evaluation's rows: one row per evaluation point, and
+    one per sample and point (columns ``step, prompt, sample, response, kl, gold, proxy, length``)."""
+    import pandas as pd
+
+    curve = pd.DataFrame([{k: v for k, v in r.items() if k != SAMPLES} for r in rows])
+    samples = pd.concat([pd.DataFrame(r[SAMPLES]).assign(step=r["step"]) for r in rows], ignore_index=True)
+    return curve, samples[["step", "prompt", "sample", "response", "kl", "gold", "proxy", "length"]]
+
+
 class Evaluator:
     """Fresh samples of the current policy on the eval prompts, scored and compared with pi_init."""
 
@@ -43,6 +59,8 @@ class Evaluator:
 
         self.ref, self.tok, self.gold, self.proxy = ref, tok, gold, proxy
         self.prompts = [p for p in prompts for _ in range(samples)]
+        self.prompt_index = [i for i in range(len(prompts)) for _ in range(samples)]
+        self.sample_index = [j for _ in prompts for j in range(samples)]
         self.max_new_tokens, self.seed, self.policy_params = max_new_tokens, seed, count_params(ref)
 
     def __call__(self, model, step: int) -> dict:
@@ -67,17 +85,22 @@ class Evaluator:
         if (enc["attention_mask"] == 0).any():
             raise ValueError("evaluation prompts must tokenize to one length (left padding shifts positions)")
         lp, lr = response_logprobs(model, seqs, plen, mask), response_logprobs(self.ref, seqs, plen, mask)
-        kl = kl_estimates(token_log_ratios(lp, lr, mask.cpu().numpy()))
+        ratios = token_log_ratios(lp, lr, mask.cpu().numpy())
+        kl = kl_estimates(ratios)
         texts = self.tok.batch_decode(resp, skip_special_tokens=True)
         g, p = self.gold.scores(self.prompts, texts), self.proxy.scores(self.prompts, texts)
         lengths = (mask.sum(1) - (resp == self.tok.eos_token_id).any(1).int()).cpu().numpy()
         if was_training:
             model.train()
         n = len(texts)
+        samples = {"prompt": self.prompt_index, "sample": self.sample_index, "response": texts,
+                   "kl": [float(r.sum()) for r in ratios], "gold": g.tolist(), "proxy": p.tolist(),
+                   "length": lengths.tolist()}
         return {"step": step, "kl": kl["k1"], "kl_k3": kl["k3"], "kl_se": kl["k1_se"],
                 "d": float(np.sqrt(max(kl["k1"], 0.0))), "gold": float(g.mean()), "proxy": float(p.mean()),
                 "gold_se": float(g.std(ddof=1) / np.sqrt(n)), "proxy_se": float(p.std(ddof=1) / np.sqrt(n)),
-                "length": float(lengths.mean()), "eval_samples": n, "policy_params": self.policy_params}
+                "length": float(lengths.mean()), "eval_samples": n, "policy_params": self.policy_params,
+                SAMPLES: samples}
 
 
 def resumed_rows(checkpoint_dir: str | None) -> list[dict]:

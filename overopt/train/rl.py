@@ -24,7 +24,7 @@ from overopt import runtime
 from overopt.data.splits import eval_prompts
 from overopt.models import RewardModel, load_policy
 from overopt.teachers import Transformed
-from overopt.train.evaluate import Evaluator, eval_callback, every, resumed_rows
+from overopt.train.evaluate import Evaluator, eval_callback, every, resumed_rows, split_samples
 from overopt.train.ppo import train_ppo
 
 ALGORITHMS = ("rloo", "ppo")
@@ -78,9 +78,10 @@ def rloo_trainer_class():
 
 
 def train_rl(s, target_norm: str, gold_norm: str, prompts_csv: str, checkpoint_dir: str | None = None,
-             save_steps: int = 0) -> pd.DataFrame:
+             save_steps: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One RL run (``settings.RL``) against ``s.target`` (a reference teacher: its base RM with
-    the registry's score transform); returns the evaluation rows (one per checkpoint). With
+    the registry's score transform); returns the evaluation rows (one per checkpoint) and their
+    samples (:func:`overopt.train.evaluate.split_samples`). With
     ``checkpoint_dir`` and ``save_steps`` a killed RLOO run resumes where it was (from a
     checkpoint of the same settings and inputs only, see :func:`overopt.runtime.checkpoint_folder`);
     a PPO run starts again from scratch (see :func:`train_ppo`)."""
@@ -103,7 +104,7 @@ def train_rl(s, target_norm: str, gold_norm: str, prompts_csv: str, checkpoint_d
     if s.algorithm == "ppo":
         if checkpoint_dir:  # PPO writes no checkpoint: whatever a folder of that name holds is never used
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
-        return pd.DataFrame(train_ppo(s, tok, ref, proxy, train_prompts, evaluate, checkpoint_dir))
+        return split_samples(train_ppo(s, tok, ref, proxy, train_prompts, evaluate, checkpoint_dir))
 
     def reward(prompts, completions, **_):
         return proxy.scores(list(prompts), list(completions)).tolist()
@@ -126,4 +127,4 @@ def train_rl(s, target_norm: str, gold_norm: str, prompts_csv: str, checkpoint_d
             train_dataset=Dataset.from_dict({"prompt": train_prompts}), processing_class=tok,
             callbacks=[runtime.progress_callback(), eval_callback(evaluate, every(s.eval_every), rows, ckpt)])
         runtime.train_resumable(trainer, ckpt)
-    return pd.DataFrame(rows)
+    return split_samples(rows)

@@ -9,10 +9,12 @@ R = "results"
 S = stage_settings.Stages(config)  # every job's settings, from the validated config
 T = S.targets  # the target registry: every RM optimized against or scored by
 OTHER_POLICIES = [p["name"] for p in config["policy"]["more_sizes"]]  # the policy-size axis
-RL_CURVES = [f"{R}/rl/{r['policy']}/{r['algo']}/{r['rm']}/kl{r['kl']}-s{r['seed']}.csv"
-             for r in target_grid.rl_runs(config, [t.id for t in T.rl_targets])]
+RL_PLAN = target_grid.rl_runs(config, [t.id for t in T.rl_targets])
+RL_RUNS = [f"{R}/rl/{r['policy']}/{r['algo']}/{r['rm']}/kl{r['kl']}-s{r['seed']}" for r in RL_PLAN]
 DAA_PROXY = target_grid.daa_proxy(config)
-DAA_CURVES = [f"{R}/daa/{r['loss']}/beta{r['beta']}-s{r['seed']}.csv" for r in target_grid.daa_runs(config)]
+DAA_RUNS = [f"{R}/daa/{r['policy']}/{r['loss']}/beta{r['beta']}-s{r['seed']}" for r in target_grid.daa_runs(config)]
+RL_CURVES, DAA_CURVES = [f"{r}.csv" for r in RL_RUNS], [f"{r}.csv" for r in DAA_RUNS]
+RUN_SAMPLES = [f"{r}.samples.csv" for r in RL_RUNS + DAA_RUNS]  # per evaluation sample, beside each curve
 ENV_TORCH = "../../envs/torch.yaml"
 ENV_LIGHT = "../../envs/light.yaml"
 
@@ -46,7 +48,7 @@ wildcard_constraints:
     algo=closed(config["rl"]["algorithms"]),
     loss=closed(config["daa"]["losses"] or ["none"]),
     beta=closed(path_number(b) for b in config["daa"]["betas"]),
-    kl=closed(path_number(k) for k in config["rl"]["kl_coefs"]),
+    kl=closed(dict.fromkeys(r["kl"] for r in RL_PLAN)),
     seed=r"\d+",
 
 

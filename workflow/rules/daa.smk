@@ -1,14 +1,16 @@
-# Direct alignment from pi_init on the gold-labeled pairs (TRL's DPOTrainer), per loss, beta and
-# seed, evaluated at fractions of the first epoch and at each later epoch end.
+# Direct alignment from pi_init (and each policy of the policy-size axis) on the gold-labeled
+# pairs (TRL's DPOTrainer), per loss, beta and seed, evaluated at fractions of the first epoch
+# and at each later epoch end; each run keeps its evaluation samples beside its curve.
 
 
 if DAA_CURVES:  # the arm is on (daa.losses): its scoring proxy exists
 
     rule train_daa:
         output:
-            f"{R}/daa/{{loss}}/beta{{beta}}-s{{seed}}.csv",
+            curve=f"{R}/daa/{{policy}}/{{loss}}/beta{{beta}}-s{{seed}}.csv",
+            samples=f"{R}/daa/{{policy}}/{{loss}}/beta{{beta}}-s{{seed}}.samples.csv",
         input:
-            policy=local_input(S.pi_init),
+            policy=lambda wc: local_input(S.policy_ref(wc.policy)),
             pairs=rules.label_pairs.output[0],
             gold=local_input(T.gold.model),
             gold_norm=T.gold.norm,
@@ -18,12 +20,12 @@ if DAA_CURVES:  # the arm is on (daa.losses): its scoring proxy exists
             prompts=rules.prompts.output[0],
             code=code("train_daa"),
         params:
-            hp=lambda wc: S.daa(wc.loss, wc.beta, wc.seed),
-            checkpoints=lambda wc: f"{R}/checkpoints/train_daa/{wc.loss}-beta{wc.beta}-s{wc.seed}",
+            hp=lambda wc: S.daa(wc.policy, wc.loss, wc.beta, wc.seed),
+            checkpoints=lambda wc: f"{R}/checkpoints/train_daa/{wc.policy}-{wc.loss}-beta{wc.beta}-s{wc.seed}",
         log:
-            log("train_daa", "{loss}-beta{beta}-s{seed}"),
+            log("train_daa", "{policy}-{loss}-beta{beta}-s{seed}"),
         benchmark:
-            bench("train_daa", "{loss}-beta{beta}-s{seed}")
+            bench("train_daa", "{policy}-{loss}-beta{beta}-s{seed}")
         conda:
             ENV_TORCH
         threads: 1

@@ -9,6 +9,7 @@ rule figures:
         curves=rules.curves.output[0],
         fits=rules.fits.output.fits,
         scaling=rules.fits.output.scaling,
+        replication=rules.replication.output[0],
         code=code("figures"),
     params:
         hp=S.figures([f.name for f in outputs.figures(config, "figures")]),

@@ -5,7 +5,8 @@
 
 rule train_rl:
     output:
-        f"{R}/rl/{{policy}}/{{algo}}/{{rm}}/kl{{kl}}-s{{seed}}.csv",
+        curve=f"{R}/rl/{{policy}}/{{algo}}/{{rm}}/kl{{kl}}-s{{seed}}.csv",
+        samples=f"{R}/rl/{{policy}}/{{algo}}/{{rm}}/kl{{kl}}-s{{seed}}.samples.csv",
     input:
         policy=lambda wc: local_input(S.policy_ref(wc.policy)),
         target=lambda wc: local_input(T[wc.rm].model),

@@ -88,6 +88,7 @@ rule rm_eval:
     input:
         pool=[f"{R}/reference/scores/{t.id}.npy" for t in T.scored],
         extra=[f"{R}/rm_eval/scores/{t.id}.npz" for t in T.scored],
+        norms=[t.norm for t in T.of_kind(target_grid.GOLD, target_grid.PROXY)],  # raw scales, for ECE
         meta=rules.rm_metrics.output[0],
         gold_meta=T.gold.meta,
         curves=rules.curves.output[0],

@@ -45,8 +45,11 @@ rule fits:
     output:
         fits=table("fits"),
         scaling=table("scaling"),
+        length=table("length"),
     input:
         curves=rules.curves.output[0],
+        bon_fits=rules.bon_fits.output[0],
+        samples=RUN_SAMPLES,
         code=code("fits"),
     params:
         hp=S.fit(),
@@ -61,3 +64,25 @@ rule fits:
         gpu=0,
     script:
         "../scripts/fits.py"
+
+
+rule replication:
+    output:
+        report(f"{R}/tables/replication.csv", caption="../report/replication.rst", category=outputs.REPLICATION),
+    input:
+        curves=rules.curves.output[0],
+        fits=rules.fits.output.fits,
+        code=code("replication"),
+    params:
+        hp=S.replication(),
+    log:
+        log("replication"),
+    benchmark:
+        bench("replication")
+    conda:
+        ENV_LIGHT
+    threads: 1
+    resources:
+        gpu=0,
+    script:
+        "../scripts/replication.py"

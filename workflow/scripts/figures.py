@@ -8,4 +8,5 @@ from overopt.figures import frames
 s = settings.Figures(**snakemake.params.hp)
 runtime.job(snakemake, 0)
 i = snakemake.input
-frames.draw({"curves": i.curves, "fits": i.fits, "scaling": i.scaling}, s, str(Path(snakemake.output.pdfs[0]).parent))
+frames.draw({"curves": i.curves, "fits": i.fits, "scaling": i.scaling, "replication": i.replication}, s,
+            str(Path(snakemake.output.pdfs[0]).parent))

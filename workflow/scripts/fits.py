@@ -1,11 +1,18 @@
-"""Thin adapter: functional-form fits and their coefficient scaling."""
+"""Thin adapter: functional-form fits with bootstrap CIs, their coefficient scaling, and the
+length regressions of the evaluation samples."""
 import _package  # noqa: F401  (puts overopt on sys.path)
-import pandas as pd
 
-from overopt import fit, runtime, settings
+from overopt import runtime, settings
+from overopt.inputs import read_table
+from overopt.tables import fits, length
+from overopt.tables.curves import read_curves, read_samples
 
 s = settings.Fit(**snakemake.params.hp)
 runtime.job(snakemake, 0)
-fits = fit.fits_table(pd.read_csv(snakemake.input.curves), s.level, s.min_n, s.extrapolate_from)
-fits.to_csv(snakemake.output.fits, index=False)
-fit.scaling_table(fit.per_proxy_runs(fits), s.level).to_csv(snakemake.output.scaling, index=False)
+i = snakemake.input
+samples = read_samples(i.samples)
+table = fits.fits_table(read_curves(i.curves), read_table(i.bon_fits, {"method": "str", "rm": "str", "curve": "str"}),
+                        samples, s)
+table.to_csv(snakemake.output.fits, index=False)
+fits.scaling_table(fits.per_proxy_runs(table), s.level).to_csv(snakemake.output.scaling, index=False)
+length.length_table(samples, s.level).to_csv(snakemake.output.length, index=False)
