@@ -17,7 +17,7 @@ HEAVY = {"overopt.models", "overopt.data.sampling", "overopt.train.rms", "overop
 def test_closure_is_transitive_with_parent_packages():
     assert deps.closure("overopt.data.reference") == [
         "overopt", "overopt.data", "overopt.data.reference", "overopt.data.sampling", "overopt.data.splits",
-        "overopt.devices", "overopt.inputs", "overopt.models", "overopt.runtime"]
+        "overopt.devices", "overopt.inputs", "overopt.models", "overopt.runtime", "overopt.scoring"]
     rms = deps.closure("overopt.train.rms")
     assert {"overopt.train.pfr", "overopt.metrics.prompt_free", "overopt.metrics.ranking"} <= set(rms)  # via pfr
     assert "overopt.metrics.bon" in deps.closure("overopt.tables.rm_eval")
