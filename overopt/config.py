@@ -185,6 +185,9 @@ def check(config: dict) -> None:
     if ds["name_or_path"] and not pol["name_or_path"]:
         raise ConfigError("world.prompt_dataset.name_or_path", "needs policy.name_or_path: a pi_init built here "
                                                                "knows only the embedded language's words")
+    if config["gold"]["chat_template"] and not config["gold"]["name_or_path"]:
+        raise ConfigError("gold.chat_template", "needs gold.name_or_path: the gold RM built here has no chat template "
+                                                "(it scores prompt + response + EOS)")
     _check_sizes("proxy.sizes", proxy["sizes"])
     _check_unique("proxy", proxy, ("data_sizes", "seeds", "objectives"))
     extra = set(proxy["pfr"].get("data_sizes") or ()) - set(proxy["data_sizes"])

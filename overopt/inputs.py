@@ -75,8 +75,10 @@ def read_table(path, columns: dict[str, str] | list[str], *, text=(), finite=(),
     p = _exists(path)
     _ends_with_newline(p)
     try:
-        header = list(pd.read_csv(p, nrows=0).columns)
-        frame = pd.read_csv(p, keep_default_na=False, dtype={c: str for c in text if c in header},
+        # rows end with \n only: pandas writes a bare \r inside a text field (a byte-level tokenizer's
+        # response) unquoted, and the default reader would split the row there
+        header = list(pd.read_csv(p, nrows=0, lineterminator="\n").columns)
+        frame = pd.read_csv(p, keep_default_na=False, lineterminator="\n", dtype={c: str for c in text if c in header},
                             na_values={c: list(STR_NA_VALUES) for c in header if c not in text})
     except pd.errors.EmptyDataError:
         raise InputError(path, "empty (no header)") from None

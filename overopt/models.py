@@ -95,6 +95,7 @@ class Normalization:
     shift: float = 0.0
     scale: float = 1.0
     n: int = 0
+    chat: bool = False  # the RM scores chat-formatted text (its tokenizer's chat template): kept with the scale
 
     @classmethod
     def fit(cls, raw: np.ndarray) -> Normalization:
@@ -104,12 +105,15 @@ class Normalization:
             raise ValueError("reward model gives constant scores on pi_init's samples; cannot normalize")
         return cls(float(raw.mean()), scale, int(raw.size))
 
+    def with_chat(self, chat: bool) -> Normalization:
+        return Normalization(self.shift, self.scale, self.n, chat)
+
     def apply(self, raw: np.ndarray) -> np.ndarray:
         return (np.asarray(raw, dtype=np.float64) - self.shift) / self.scale
 
     def save(self, path: str | Path, **extra) -> None:
         Path(path).write_text(json.dumps({
-            "shift": self.shift, "scale": self.scale, "n": self.n, **extra,
+            "shift": self.shift, "scale": self.scale, "n": self.n, "chat": self.chat, **extra,
             "definition": "score = (raw - shift) / scale; pi_init samples on eval prompts have mean 0, std 1",
         }, indent=2))
 
@@ -118,7 +122,7 @@ class Normalization:
         from overopt.inputs import load_normalization
 
         d = load_normalization(path)  # finite shift, positive finite scale, or an error naming the path
-        return cls(float(d["shift"]), float(d["scale"]), int(d.get("n", 0)))
+        return cls(float(d["shift"]), float(d["scale"]), int(d.get("n", 0)), bool(d.get("chat", False)))
 
 
 class RewardModel:
@@ -126,7 +130,9 @@ class RewardModel:
 
     The text is re-tokenized with the RM's own tokenizer, and the EOS string is appended
     exactly as TRL's ``RewardTrainer`` appends it in training: the RM scores what it was
-    trained on, whatever tokenizer the policy uses.
+    trained on, whatever tokenizer the policy uses. An RM trained on conversations (a hub
+    reward model; ``gold.chat_template``) scores the user/assistant turns rendered by its own
+    tokenizer's chat template instead (``chat``, carried by its normalization file).
     """
 
     def __init__(self, model, tokenizer, norm: Normalization | None = None, batch_size: int = 256):
@@ -142,7 +148,18 @@ class RewardModel:
         tok = load_tokenizer(name_or_path, trust_remote_code)
         return cls(load_rm_model(name_or_path, tok, trust_remote_code), tok, norm, batch_size)
 
+    @property
+    def chat(self) -> bool:
+        return self.norm.chat
+
     def texts(self, prompts: list[str], responses: list[str]) -> list[str]:
+        if self.chat:
+            if not getattr(self.tokenizer, "chat_template", None):
+                raise ValueError(f"{self.tokenizer.name_or_path}: chat scoring asked for, but the tokenizer has no "
+                                 "chat template")
+            return [self.tokenizer.apply_chat_template([{"role": "user", "content": p},
+                                                        {"role": "assistant", "content": r}], tokenize=False)
+                    for p, r in zip(prompts, responses)]
         eos = self.tokenizer.eos_token or ""  # RewardTrainer appends EOS; a BERT-style RM has none
         return [p + r + eos for p, r in zip(prompts, responses)]
 

@@ -31,7 +31,7 @@ def setup(threads: int = 1, seed: int = 0, log_file: str | None = None) -> None:
         sys.modules["torch"].set_num_threads(threads)
     seed_all(seed)
     _log_to(log_file)
-    log.info("threads=%d seed=%d CUDA_VISIBLE_DEVICES=%s SLURM_JOB_ID=%s", threads, seed,
+    log.info("threads=%d seed=%d dtype=%s CUDA_VISIBLE_DEVICES=%s SLURM_JOB_ID=%s", threads, seed, _DTYPE,
              os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"), os.environ.get("SLURM_JOB_ID", "<none>"))
 
 
@@ -178,6 +178,8 @@ def job(smk, seed: int = 0) -> None:
     from overopt import devices
 
     log_failures(smk.log[0])
+    hp = getattr(smk.params, "hp", None)
+    set_dtype(hp.get("dtype", "auto") if isinstance(hp, dict) else "auto")  # the job's own setting (a param)
     _record_overhead()  # logs startup+imports, model loading and work at exit
     devices.claim(int(getattr(smk.resources, "gpu", 0) or 0))
     setup(smk.threads, seed, smk.log[0])
@@ -190,11 +192,28 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def use_bf16() -> bool:
-    """bf16 only on a GPU that supports it; CPU autocast to bf16 is slower and lossy."""
+_DTYPE = "auto"  # the job's `dtype` setting (config key dtype), set by job()
+
+
+def set_dtype(dtype: str) -> None:
+    global _DTYPE
+    if dtype not in ("auto", "float32", "bfloat16"):
+        raise ValueError(f"dtype must be auto, float32 or bfloat16, got {dtype!r}")
+    _DTYPE = dtype
+
+
+def compute_dtype() -> str:
+    """``float32`` or ``bfloat16``: the configured dtype; ``auto`` is bf16 on a GPU that supports
+    it and fp32 otherwise (on a CPU bf16 is slower and lossy, so only when asked for)."""
     import torch
 
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if _DTYPE != "auto":
+        return _DTYPE
+    return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
+
+
+def use_bf16() -> bool:
+    return compute_dtype() == "bfloat16"
 
 
 class Progress:

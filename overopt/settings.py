@@ -36,6 +36,7 @@ class Gold:
     model: str
     n_positions: int
     trust_remote_code: bool
+    dtype: str  # float32, bfloat16 or auto (overopt.runtime.compute_dtype)
     seed: int
     identity: dict  # the gold RM's identity columns (params added by the job)
 
@@ -46,6 +47,7 @@ class Policy:
     train: dict
     n_positions: int
     seed: int
+    dtype: str
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Pool:
     response_len: int
     sample_batch_size: int
     trust_remote_code: bool
+    dtype: str  # float32, bfloat16 or auto (overopt.runtime.compute_dtype)
     seed: int
 
 
@@ -68,6 +71,8 @@ class Score:
     rm: str
     score_batch_size: int
     trust_remote_code: bool
+    dtype: str  # float32, bfloat16 or auto (overopt.runtime.compute_dtype)
+    chat: bool  # scored through its tokenizer's chat template (written into its normalization)
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class Labels:
     sample_batch_size: int
     score_batch_size: int
     trust_remote_code: bool
+    dtype: str  # float32, bfloat16 or auto (overopt.runtime.compute_dtype)
     seed: int
 
 
@@ -110,6 +116,7 @@ class Proxy:
     labels: dict
     pfr: dict | None
     trust_remote_code: bool
+    dtype: str  # float32, bfloat16 or auto (overopt.runtime.compute_dtype)
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,7 @@ class PolicyRun:
     train: dict
     evaluation: dict
     trust_remote_code: bool
+    dtype: str  # float32, bfloat16 or auto (overopt.runtime.compute_dtype)
 
 
 @dataclass(frozen=True)
@@ -267,41 +275,44 @@ class Stages:
     def gold(self) -> dict:
         ident = self.targets.identity(self.targets.gold.id, self.c["seed"])
         return to_hp(Gold(self.c["gold"], gold_model(self.c), self.n_positions, self.c["trust_remote_code"],
-                          self.c["seed"] + 3, ident))
+                          self.c["dtype"], self.c["seed"] + 3, ident))
 
     def policy(self, name: str) -> dict:
         return to_hp(Policy(self.policies[name]["arch"], self.c["policy"]["train"], self.n_positions,
-                            self.c["seed"] + 4))
+                            self.c["seed"] + 4, self.c["dtype"]))
 
     def pool(self, policy: str, N: int, seed_offset: int, split: str) -> dict:
         return to_hp(Pool(self.policy_ref(policy), N, split, self.c["response_len"], self.c["sample_batch_size"],
-                          self.c["trust_remote_code"], self.c["seed"] + seed_offset))
+                          self.c["trust_remote_code"], self.c["dtype"], self.c["seed"] + seed_offset))
 
     def score(self, rm: str) -> dict:
-        return to_hp(Score(self.targets[rm].model, self.c["score_batch_size"], self.c["trust_remote_code"]))
+        return to_hp(Score(self.targets[rm].model, self.c["score_batch_size"], self.c["trust_remote_code"],
+                           self.c["dtype"], self.targets[rm].chat))
 
     def extra_scores(self, rm: str, policies: list[str]) -> dict:
         ev = self.c["rm_eval"]
         return to_hp(ExtraScores(rm=self.targets[rm].model, score_batch_size=self.c["score_batch_size"],
-                                 trust_remote_code=self.c["trust_remote_code"], policies=list(policies),
+                                 trust_remote_code=self.c["trust_remote_code"], dtype=self.c["dtype"],
+                                 chat=self.targets[rm].chat, policies=list(policies),
                                  swap_prompts=ev["swap_prompts"], swaps=ev["swaps"]))
 
     def labels(self) -> dict:
         lab = self.c["labels"]
         return to_hp(Labels(lab["mode"], lab["flip_rate"], lab["heldout"], max(self.c["proxy"]["data_sizes"]),
                             self.pi_init, gold_model(self.c), self.c["response_len"], self.c["sample_batch_size"],
-                            self.c["score_batch_size"], self.c["trust_remote_code"], self.c["seed"] + 5))
+                            self.c["score_batch_size"], self.c["trust_remote_code"], self.c["dtype"],
+                            self.c["seed"] + 5))
 
     def proxy(self, rm: str) -> dict:
         p, pc = self.targets[rm].grid, self.c["proxy"]
         pfr = {k: pc["pfr"][k] for k in ("prompts", "tau")} if p["objective"] == "pfr" else None
         return to_hp(Proxy(rm, p["size"], p["data_size"], p["objective"], p["seed"], pc["train"], self.pi_init,
-                           self.n_positions, self.c["labels"], pfr, self.c["trust_remote_code"]))
+                           self.n_positions, self.c["labels"], pfr, self.c["trust_remote_code"], self.c["dtype"]))
 
     def _run(self, section: dict, policy: str, seed: str) -> dict:
         return {"seed": int(seed), "policy": self.policy_ref(policy), "policy_name": policy,
                 "gold": gold_model(self.c), "train": section["train"], "evaluation": self._evaluation(section),
-                "trust_remote_code": self.c["trust_remote_code"]}
+                "trust_remote_code": self.c["trust_remote_code"], "dtype": self.c["dtype"]}
 
     def rl(self, policy: str, algo: str, rm: str, kl: str, seed: str) -> dict:
         rl, t = self.c["rl"], self.targets[rm]

@@ -36,6 +36,7 @@ class Target:
     base: str | None = None
     transform: dict | None = None
     grid: dict = field(default_factory=dict)  # a proxy's cell: size entry, data_size, objective, seed
+    chat: bool = False  # scored through its tokenizer's chat template (a hub gold RM: gold.chat_template)
 
     @property
     def scored(self) -> bool:
@@ -132,7 +133,7 @@ class Registry:
         rl_ids = set(rl_targets(config))
         self.targets: dict[str, Target] = {}
         self._add(Target(GOLD, GOLD, GOLD, gold, f"{R}/rms/gold/normalization.json", f"{R}/rms/gold/metrics.json",
-                         rl=True))
+                         rl=True, chat=config["gold"]["chat_template"]))
         for p in proxies(config):
             rm = p["id"]
             self._add(Target(rm, PROXY, "grid", f"{R}/rms/{rm}/model", f"{R}/rms/{rm}/normalization.json",

@@ -240,6 +240,8 @@ BAD = {
     "rm_eval.rl_step > rl.steps": ({"rm_eval": {"rl_step": 8}}, "rm_eval.rl_step"),
     "fit.min_n > bon.N": ({"fit": {"min_n": 64}}, "fit.min_n"),
     "more_sizes_targets unknown": ({"policy": {"more_sizes_targets": ["huge-d1-bt-s0"]}}, "policy.more_sizes_targets"),
+    "chat template for a built gold": ({"gold": {"chat_template": True}}, "gold.chat_template"),
+    "dtype unknown": ({"dtype": "float16"}, "dtype"),
     "rl.sweeps target unknown": ({"rl": {"sweeps": [{"targets": ["huge-d1-bt-s0"]}]}}, "rl.sweeps[0].targets"),
     "rl.sweeps kl dup": ({"rl": {"sweeps": [{"targets": ["gold"], "kl_coefs": [0.1, 0.1]}]}}, "rl.sweeps[0].kl_coefs"),
     "rl.sweeps kl collide in paths": ({"rl": {"sweeps": [{"targets": ["gold"], "kl_coefs": [0.1, 0.1000001]}]}},

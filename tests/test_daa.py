@@ -31,7 +31,7 @@ def daa_settings(d, loss, data_size=DATA):
     """A DAA run from the tiny policy whose proxy is the gold RM itself."""
     return settings.DAA(loss=loss, beta=0.1, seed=0, policy=str(d / "policy"), policy_name="tiny",
                         gold=str(d / "gold"), proxy=str(d / "gold"), data_size=data_size, fractions=FRACTIONS,
-                        heldout_pairs=HELDOUT, train=TRAIN, evaluation=EVALUATION, trust_remote_code=False)
+                        heldout_pairs=HELDOUT, train=TRAIN, evaluation=EVALUATION, trust_remote_code=False, dtype="auto")
 
 
 @pytest.fixture(scope="module")

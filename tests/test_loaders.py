@@ -91,9 +91,9 @@ def test_dataset_prompts_and_the_pool_across_architectures(tmp_path, llama_dir, 
     assert p.groupby("split").size().to_dict() == {"eval": 6, "ood": 4, "policy_train": 5, "rm_train": 20}
     assert p[p.split != "ood"].prompt.nunique() == 31  # disjoint in-distribution splits
     pool = settings.Pool(policy=llama_dir, N=8, split="eval", response_len=5, sample_batch_size=16,
-                         trust_remote_code=False, seed=0)
+                         trust_remote_code=False, dtype="auto", seed=0)
     reference.sample_pool(pool, str(tmp_path / "prompts.csv"), str(tmp_path / "pool.csv"))
-    score = settings.Score(rm=bert_dir, score_batch_size=16, trust_remote_code=False)
+    score = settings.Score(rm=bert_dir, score_batch_size=16, trust_remote_code=False, dtype="auto", chat=False)
     reference.score_pool(score, str(tmp_path / "prompts.csv"), str(tmp_path / "pool.csv"),
                          str(tmp_path / "s.npy"), str(tmp_path / "n.json"))
     s = np.load(tmp_path / "s.npy")

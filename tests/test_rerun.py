@@ -9,17 +9,18 @@ import yaml
 from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
-AGGREGATES = {"bon_curves": 1, "rm_metrics": 1, "curves": 1, "fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1,
-              "all": 1}
+RL_ONLY = {"curves": 1, "fits": 1, "replication": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1}
+AGGREGATES = {"bon_curves": 1, "bon_fits": 1, "rm_metrics": 1, **RL_ONLY}
 # the tiny preset: 8 proxies (2 sizes x 2 data sizes x bt/pfr); RL with 2 algorithms x 1 KL
 # coefficient from pi_init against the gold RM, the flat teacher and every proxy, plus the
-# larger policy against the gold RM; DAA with 3 losses, scored by one proxy; each proxy's
-# extra RM-evaluation scores
+# larger policy against the gold RM (the grid), and rl.sweeps: 3 more RLOO runs against the gold
+# RM; DAA with 2 losses from both policies, scored by one proxy; each proxy's extra
+# RM-evaluation scores
 PROXIES = {"train_rm": 8, "score_pool": 8, "score_eval": 8}
 PROXY_RL = {"train_rl": 2 * 8}
-ALL_RL = {"train_rl": 2 * 10 + 2}
-DAA = {"train_daa": 3}
-RL_ONLY = {"curves": 1, "fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1}
+GRID_RL = {"train_rl": 2 * 10 + 2}
+ALL_RL = {"train_rl": 2 * 10 + 2 + 3}
+DAA = {"train_daa": 2 * 2}
 
 
 def planned(snakemake_bin, repo, work, tmp_path, overlay=None) -> Counter:
@@ -38,7 +39,7 @@ def planned(snakemake_bin, repo, work, tmp_path, overlay=None) -> Counter:
 
 def test_fit_option_plans_fits_and_figures_only(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     assert planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"fit": {"level": 0.9}}) == \
-        Counter({"fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1})  # rm_eval: the level, the peaks
+        Counter({"bon_fits": 1, "fits": 1, "replication": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1})
 
 
 def test_gold_labeling_plans_everything_downstream_of_labels(snakemake_bin, tiny_repo, tiny_run, tmp_path):
@@ -59,7 +60,7 @@ def test_proxy_hyperparameter_plans_proxies_and_downstream(snakemake_bin, tiny_r
 
 def test_new_kl_coefficient_plans_only_new_rl_runs(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"rl": {"kl_coefs": [0.1, 0.3]}})
-    assert plan == Counter({**ALL_RL, **RL_ONLY})  # every run again, at the new coefficient
+    assert plan == Counter({**GRID_RL, **RL_ONLY})  # every grid run again, at the new coefficient
 
 
 def test_rl_hyperparameter_plans_rl_runs_and_readers(snakemake_bin, tiny_repo, tiny_run, tmp_path):
@@ -77,7 +78,8 @@ def test_new_policy_size_plans_its_policy_and_rl_runs(snakemake_bin, tiny_repo, 
              {"name": "huge", "arch": {"n_embd": 64, "n_layer": 1, "n_head": 2}}]
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"policy": {"more_sizes": sizes}})
     # its runs, and its sample pool scored by every RM for the RM evaluation (variance under it)
-    assert plan == Counter({"train_policy": 1, "train_rl": 2, "sample_policy_pool": 1, "score_eval": 9, **RL_ONLY})
+    assert plan == Counter({"train_policy": 1, "train_rl": 2, "train_daa": 2, "sample_policy_pool": 1, "score_eval": 9,
+                            **RL_ONLY})  # and DAA from it (daa.policy_sizes)
 
 
 def test_pfr_setting_plans_only_pfr_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):
@@ -108,7 +110,7 @@ def test_checkpoint_frequency_is_not_a_change(snakemake_bin, tiny_repo, tiny_run
 
 
 @pytest.mark.parametrize("module,expected", [
-    ("fit", {"fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1}),
+    ("fit", {"bon_fits": 1, "fits": 1, "replication": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1}),
     ("tables/rm_eval", {"rm_eval": 1, "figures": 1, "rm_figures": 1, "all": 1}),  # figure jobs reach every drawer
     ("figures/layout", {"figures": 1, "rm_figures": 1, "all": 1}),  # rm_figures draws with its helpers
     ("figures/wen", {"figures": 1, "rm_figures": 1, "all": 1}),  # both jobs draw through the registry

@@ -105,7 +105,7 @@ def rl_settings(d, kl_coef=0.05):
                        target=target, gold=str(d / "gold"), steps=RL_STEPS, num_generations=GENERATIONS,
                        eval_every=2, train={"learning_rate": 1e-2, "per_device_train_batch_size": RL_BATCH,
                                             "logging_steps": 3},
-                       evaluation=EVALUATION, trust_remote_code=False, study_seed=0)
+                       evaluation=EVALUATION, trust_remote_code=False, dtype="auto", study_seed=0)
 
 
 def run_rl(d, checkpoint_dir=None, save_steps=0, **kw):
@@ -169,7 +169,7 @@ def run_daa(d, checkpoint_dir=None, save_steps=0):
              "logging_steps": 5}
     s = settings.DAA(loss="dpo", beta=0.1, seed=0, policy=str(d / "policy"), policy_name="tiny", gold=str(d / "gold"),
                      proxy=str(d / "gold"), data_size=PAIRS, fractions=[0.5, 1.0], heldout_pairs=4, train=train,
-                     evaluation=EVALUATION, trust_remote_code=False)
+                     evaluation=EVALUATION, trust_remote_code=False, dtype="auto")
     return both(daa.train_daa(s, str(d / "pairs.csv"), str(d / "norm.json"), str(d / "norm.json"),
                               str(d / "prompts.csv"), checkpoint_dir, save_steps))
 
@@ -191,7 +191,7 @@ def run_rm(d, out, objective, checkpoint_dir=None, save_steps=0):
     s = settings.Proxy(id=f"s-{objective}", size={"name": "s", "arch": ARCH}, data_size=PAIRS, objective=objective,
                        seed=0, train=hp, tokenizer=str(d / "policy"), n_positions=24,
                        labels={"mode": "hard", "flip_rate": 0.0},
-                       pfr={"prompts": 2, "tau": 1.0} if objective == "pfr" else None, trust_remote_code=False)
+                       pfr={"prompts": 2, "tau": 1.0} if objective == "pfr" else None, trust_remote_code=False, dtype="auto")
     return rms.train_proxy(s, str(d / "pairs.csv"), str(out), checkpoint_dir, save_steps)
 
 

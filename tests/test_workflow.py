@@ -19,8 +19,13 @@ TABLE_COLUMNS = {
                "daa_seed", "pairs", "epoch", "implicit_acc"],
     "fits": ["method", "rm", "params", "data_size", "policy", "curve", "form", "alpha", "beta", "alpha_ci_low",
              "alpha_ci_high", "beta_ci_low", "beta_ci_high", "d_star", "r_star", "rmse", "rmse_quadratic_kl",
-             "rmse_rl_log1p", "extrap_cutoff", "extrap_rmse_out"],
-    "scaling": ["method", "coefficient", "predictor", "group", "slope", "slope_ci_low", "slope_ci_high"],
+             "rmse_rl_log1p", "extrap_cutoff", "extrap_rmse_out", "d_star_ci_low", "d_star_ci_high", "ci_method",
+             "n_boot_ok", "n_seeds", "saturated"],
+    "length": ["method", "rm", "policy", "step", "n_samples", "length", "gold_slope", "gold_ci_low", "gold_ci_high",
+               "implicit_slope", "loss", "daa_beta"],
+    "replication": ["paper", "claim", "description", "statistic", "value", "ci_low", "ci_high", "paper_value",
+                    "verdict", "rule", "n"],
+    "scaling": ["method", "coefficient", "predictor", "group", "slope", "slope_ci_low", "slope_ci_high", "n_saturated"],
     "rm_eval": ["rm", "kind", "family", "rm_size", "params", "data_size", "objective", "policy", "algorithm", "kl_coef", "rl_seed",
                 "acc_labeled", "acc_pool", "acc_best_worst", "acc_adjacent", "acc_budget_all_pairs", "acc_ood",
                 "spearman", "mrr", "ndcg", "ece", "variance", "pf_share", "bon_gold", "ndr_bon", "rl_gold_gain_step",
@@ -35,7 +40,7 @@ TABLE_COLUMNS = {
 }
 FIGURES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients", "rl_by_rm_size", "rl_by_kl", "rl_gap_by_kl",
            "rl_vs_bon", "rl_by_policy_size", "daa_by_loss", "acc_vs_ndr", "acc_vs_test_size", "variance_vs_gain",
-           "flat_teacher", "prompt_free", "bt_vs_pfr", "report_card"]
+           "flat_teacher", "prompt_free", "bt_vs_pfr", "report_card", "replication"]
 
 
 def test_lint_is_clean(root, snakemake_bin):
@@ -71,9 +76,11 @@ def test_every_proxy_and_gold_has_rows(tiny_run, tiny_config):
     curves, fits = pd.read_csv(t / "curves.csv"), pd.read_csv(t / "fits.csv")
     assert set(curves["rm"]) == ids | {"gold", "gold_flat"} and set(fits["rm"]) == ids | {"gold", "gold_flat"}
     rl = curves[curves.method == "rl"]
-    assert set(rl["rm"]) == ids | {"gold", "gold_flat"} and set(rl["kl_coef"]) == set(tiny_config["rl"]["kl_coefs"])
+    sweep = {k for s in tiny_config["rl"]["sweeps"] for k in s.get("kl_coefs", [])}
+    assert set(rl["rm"]) == ids | {"gold", "gold_flat"}
+    assert set(rl["kl_coef"]) == set(tiny_config["rl"]["kl_coefs"]) | sweep
     steps = tiny_config["rl"]["steps"]
-    for _, run in rl.groupby(["policy", "algorithm", "rm", "kl_coef"]):
+    for _, run in rl.groupby(["policy", "algorithm", "rm", "kl_coef", "rl_seed"]):
         assert list(run["step"]) == list(range(0, steps + 1, tiny_config["rl"]["eval_every"]))
         assert run["kl"].iloc[0] == 0 and (run["kl_k3"] >= 0).all() and run["length"].notna().all()
     joint = fits[fits.form == "rl_joint"]
@@ -89,7 +96,7 @@ def test_every_proxy_and_gold_has_rows(tiny_run, tiny_config):
 
 
 def test_every_method_writes_rows(tiny_run, tiny_config):
-    """PPO, RLOO (both policy sizes), DPO, IPO and hinge each leave their curves."""
+    """PPO, RLOO (both policy sizes), and each DAA loss from both policy sizes leave their curves."""
     from overopt.train import daa
 
     curves = pd.read_csv(tiny_run / "results" / "tables" / "curves.csv")
@@ -99,9 +106,9 @@ def test_every_method_writes_rows(tiny_run, tiny_config):
     assert set(sizes.index) == {"small", "large"} and sizes["large"] > sizes["small"]
     assert set(rl.loc[rl.policy == "large", "rm"]) == set(tiny_config["policy"]["more_sizes_targets"])
     d, h = curves[curves.method == "daa"], tiny_config["daa"]
-    assert set(d["loss"]) == {"dpo", "ipo", "hinge"}
+    assert set(d["loss"]) == set(h["losses"]) and set(d["policy"]) == {"small", "large"}
     spe = daa.steps_per_epoch(min(tiny_config["proxy"]["data_sizes"]), h["train"]["per_device_train_batch_size"])
-    for _, run in d.groupby(["loss", "daa_beta"]):
+    for _, run in d.groupby(["policy", "loss", "daa_beta"]):
         assert list(run["step"]) == daa.eval_steps(spe, h["train"]["num_train_epochs"], h["fractions"])
         assert run["implicit_acc"].iloc[0] == 0.5 and run["kl"].iloc[0] == 0 and run["implicit_acc"].between(0, 1).all()
 
@@ -114,7 +121,7 @@ def test_rm_evaluation_covers_every_proxy(tiny_run, tiny_config):
     ev = pd.read_csv(t / "rm_eval.csv")
     assert set(ev["rm"]) == ids | {"gold", "gold_flat"}
     proxies = ev[ev.rm.isin(ids)]
-    for col in ("acc_labeled", "acc_pool", "acc_ood", "variance", "pf_share", "spearman", "ndr_bon", "ndr_rl_step"):
+    for col in ("acc_labeled", "acc_pool", "acc_ood", "variance", "pf_share", "spearman", "ndr_bon", "ndr_rl_step", "ece"):
         assert proxies[col].notna().all(), col
     ref = ev.drop_duplicates("rm").set_index("rm")
     assert ref.loc["gold", "acc_pool"] == 1 and ref.loc["gold_flat", "acc_pool"] == 1  # rankings are gold's

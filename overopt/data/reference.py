@@ -26,9 +26,10 @@ def score_pool(s, prompts_csv: str, pool_csv: str, out_npy: str, out_norm: str) 
     pool; saves scores as [prompts, N] and the normalization beside the model."""
     prompts, pool = eval_prompts(prompts_csv), read_pool(pool_csv)
     rm = RewardModel.load(s.rm, trust_remote_code=s.trust_remote_code, batch_size=s.score_batch_size)
+    rm.norm = rm.norm.with_chat(s.chat)
     raw = rm.raw_scores(prompts["prompt"].to_numpy()[pool["prompt_idx"]].tolist(), pool["response"].tolist(),
                         progress="pool scores")
-    norm = Normalization.fit(raw)
+    norm = Normalization.fit(raw).with_chat(s.chat)
     norm.save(out_norm, params=count_params(rm.model))
     n_prompts = len(prompts)
     np.save(out_npy, norm.apply(raw).reshape(n_prompts, len(pool) // n_prompts))

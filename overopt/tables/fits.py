@@ -4,8 +4,8 @@ respect how the points were sampled, and their coefficients regressed on RM size
 
 The points of one curve are not independent (every best-of-n point comes from the same pools,
 every RL or DAA step from the same eval prompts), so every per-curve CI is a bootstrap over
-prompts: BoN rows come from the bon stage (``bon/fits.csv``, which has the pools), RL and DAA
-rows are fitted here from each run's evaluation samples. A run setting with several seeds also
+prompts: BoN rows are fitted from the pools' scores (:func:`bon_fits`, the ``bon_fits`` job), RL
+and DAA rows from each run's evaluation samples. A run setting with several seeds also
 gets a pooled row (``n_seeds`` > 1, the seed column empty) whose CIs resample seeds, then
 prompts. Gao's joint RL fit (``rl_joint``) keeps its OLS intervals (``ci_method`` ``ols``).
 """
@@ -17,6 +17,7 @@ import pandas as pd
 from overopt.fit import (
     CURVES,
     extrapolation,
+    fit_bon_curves,
     fit_curve_bootstrap,
     fit_rl_shared_alpha,
     loglinear,
@@ -174,3 +175,27 @@ def scaling_table(fits: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     cols = ["method", "curve", *settings, "coefficient", "predictor", "within", "group", "intercept", "slope",
             "intercept_ci_low", "intercept_ci_high", "slope_ci_low", "slope_ci_high", "r2", "n_points", "n_saturated"]
     return pd.DataFrame(rows, columns=cols)  # its columns even when no group has two points (one RM size)
+
+
+def bon_fits(s, scores: list[str], metas: list[str]) -> pd.DataFrame:
+    """Gao's BoN form fitted to every scored target's gold and proxy curve (``settings.BonFit``),
+    with bootstrap CIs over prompts (:func:`overopt.fit.fit_bon_curves`); one row per target
+    and curve, carrying the target's identity."""
+    from overopt.inputs import load_array
+    from overopt.metrics import bon
+    from overopt.settings import Fit
+    from overopt.tables.curves import target_meta
+    from overopt.targets import GOLD
+
+    f = Fit(**s.fit)
+    meta = [target_meta(m) for m in metas]
+    gold_path = next(path for path, m in zip(scores, meta) if m["kind"] == GOLD)
+    gold = load_array(gold_path, (None, s.N))
+    ns = bon.n_grid(s.N, s.per_octave)
+    rows = []
+    for path in scores:
+        fitted = fit_bon_curves(gold, load_array(path, gold.shape), ns, f.level, f.n_boot, f.seed, min_n=f.min_n)
+        rows += [r.row() for r in fitted.values()]
+    out = pd.DataFrame(rows)
+    ident = pd.DataFrame([m for m in meta for _ in CURVES]).assign(policy=s.policy)
+    return pd.concat([pd.DataFrame({"method": "bon"}, index=out.index), ident, out], axis=1)

@@ -1,12 +1,10 @@
 """Best-of-n curves of every target from the reference pool's scores (the estimator is
-``overopt.metrics.bon``): one pool serves every RM and every n. Their fits come from the same
-scores, so their intervals can resample prompts (a prompt's pool stays whole).
+``overopt.metrics.bon``): one pool serves every RM and every n.
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from overopt import fit
 from overopt.inputs import load_array
 from overopt.metrics import bon
 from overopt.tables.curves import tag, target_meta
@@ -32,23 +30,3 @@ def bon_curves(s, scores: list[str], metas: list[str]) -> pd.DataFrame:
     return pd.concat([bon_curve(m, gold, path, s.N, s.per_octave, s.policy) for path, m in zip(scores, meta)],
                      ignore_index=True)
 
-
-def bon_fits(s, scores: list[str], metas: list[str]) -> pd.DataFrame:
-    """Gao's BoN form fitted to every scored target's gold and proxy curve (``settings.BonFit``),
-    with bootstrap CIs over prompts (:func:`overopt.fit.fit_bon_curves`); one row per target
-    and curve, carrying the target's identity."""
-    from overopt.settings import Fit
-
-    f = Fit(**s.fit)
-    meta = [target_meta(m) for m in metas]
-    gold_path = next(path for path, m in zip(scores, meta) if m["kind"] == GOLD)
-    gold = load_array(gold_path, (None, s.N))
-    ns = bon.n_grid(s.N, s.per_octave)
-    rows = []
-    for path, m in zip(scores, meta):
-        fitted = fit.fit_bon_curves(gold, load_array(path, gold.shape), ns, f.level, f.n_boot, f.seed, min_n=f.min_n)
-        for curve, r in fitted.items():
-            rows.append(r.row())
-    out = pd.DataFrame(rows)
-    ident = pd.DataFrame([m for m in meta for _ in fit.CURVES]).assign(policy=s.policy)
-    return pd.concat([pd.DataFrame({"method": "bon"}, index=out.index), ident, out], axis=1)

@@ -96,17 +96,20 @@ def eval_steps(steps_in_epoch: int, epochs: int, fractions: list[float]) -> list
 def tokenize_pairs(tok, prompts: list[str], responses: list[str]) -> tuple[list[list[int]], list[list[int]]]:
     """(prompt ids, completion ids) exactly as ``DPOTrainer`` builds them for plain-text pairs:
     the EOS string is appended to the response, prompt + response is tokenized as one string,
-    and the completion is what follows the tokenized prompt."""
+    and the completion is what follows the first len(prompt ids) tokens of it. A BPE tokenizer
+    may merge across the boundary (prompt + response does not start with the prompt's ids);
+    TRL 1.12 then warns and cuts at the same length, and so does this, counting the cases."""
     eos = tok.eos_token or ""
-    p_ids, c_ids = [], []
+    p_ids, c_ids, merged = [], [], 0
     for p, r in zip(prompts, responses):
         prompt = tok(text=p)["input_ids"]
         full = tok(text=p + (r if r.endswith(eos) else r + eos))["input_ids"]
-        if full[:len(prompt)] != prompt:
-            raise ValueError(f"prompt {p!r} does not tokenize to a prefix of prompt + response; "
-                             "end prompts with a space for word-level tokenizers")
+        merged += full[:len(prompt)] != prompt
         p_ids.append(prompt)
         c_ids.append(full[len(prompt):])
+    if merged:
+        runtime.log.warning("%d of %d pairs: the tokenizer merges prompt and response across their boundary; "
+                            "cut at the prompt's token count, as TRL's DPOTrainer does", merged, len(prompts))
     return p_ids, c_ids
 
 

@@ -19,19 +19,26 @@ from overopt.models import RewardModel
 
 def token_logprobs(model, ids, attention_mask):
     """log pi(ids[:, t + 1] | ids[:, :t + 1]) at every position, [n, T - 1] in float32: the one
-    log-prob routine of the KL estimates (RL, DAA) and of DAA's implicit reward."""
+    log-prob routine of the KL estimates (RL, DAA) and of DAA's implicit reward. Positions
+    count real tokens only (``attention_mask``), so a left-padded prompt (dataset prompts of
+    different token lengths) sits where it would alone; without padding they are 0, 1, ..."""
     import torch
 
-    logits = model(input_ids=ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1].float()
+    positions = (attention_mask.long().cumsum(1) - 1).clamp(min=0)
+    logits = model(input_ids=ids, attention_mask=attention_mask, position_ids=positions,
+                   use_cache=False).logits[:, :-1].float()
     return torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None])[..., 0]
 
 
-def response_logprobs(model, sequences, prompt_len: int, response_mask):
-    """Per-token log-probs [n, T] of the response tokens of ``sequences`` under ``model``."""
+def response_logprobs(model, sequences, prompt_mask, response_mask):
+    """Per-token log-probs [n, T] of the response tokens of ``sequences`` (left-padded prompts,
+    ``prompt_mask`` [n, P], then responses) under ``model``."""
     import torch
 
+    prompt_len = prompt_mask.shape[1]
     with torch.inference_mode():
         attn = torch.ones_like(sequences)
+        attn[:, :prompt_len] = prompt_mask
         attn[:, prompt_len:] = response_mask
         logp = token_logprobs(model, sequences, attn)[:, prompt_len - 1:]
     return logp.cpu().numpy()
@@ -82,9 +89,8 @@ class Evaluator:
         # response tokens up to and including the first EOS
         ended = (resp == self.tok.eos_token_id).int().cumsum(1)
         mask = ((ended == 0) | ((ended == 1) & (resp == self.tok.eos_token_id))).int()
-        if (enc["attention_mask"] == 0).any():
-            raise ValueError("evaluation prompts must tokenize to one length (left padding shifts positions)")
-        lp, lr = response_logprobs(model, seqs, plen, mask), response_logprobs(self.ref, seqs, plen, mask)
+        pmask = enc["attention_mask"]
+        lp, lr = response_logprobs(model, seqs, pmask, mask), response_logprobs(self.ref, seqs, pmask, mask)
         ratios = token_log_ratios(lp, lr, mask.cpu().numpy())
         kl = kl_estimates(ratios)
         texts = self.tok.batch_decode(resp, skip_special_tokens=True)

@@ -73,6 +73,7 @@ OBJECTIVES = ("bt", "pfr")
 def init_proxy(size: dict, tokenizer_dir: str, n_positions: int, trust_remote_code: bool = False):
     """A fresh proxy RM: a GPT-2 of the given ``arch`` on the world tokenizer, or a pretrained
     ``name_or_path`` with a new scalar head."""
+    import torch
     from transformers import (
         AutoModelForSequenceClassification,
         GPT2ForSequenceClassification,
@@ -81,8 +82,10 @@ def init_proxy(size: dict, tokenizer_dir: str, n_positions: int, trust_remote_co
     if size.get("name_or_path"):
         path = size["name_or_path"]
         tok = load_tokenizer(path, trust_remote_code)
+        # fp32 master weights whatever the checkpoint stores (a hub Pythia is fp16, which "auto" would
+        # train in); the Trainer's bf16 autocast does the rest where the job's dtype is bf16
         model = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=1, use_safetensors=True, trust_remote_code=trust_remote_code)
+            path, num_labels=1, use_safetensors=True, trust_remote_code=trust_remote_code, dtype=torch.float32)
         return match_vocab(model, tok), tok
     tok = load_tokenizer(tokenizer_dir, trust_remote_code)
     return GPT2ForSequenceClassification(gpt2_config(len(tok), n_positions, size["arch"], tok, num_labels=1)), tok

@@ -2,8 +2,8 @@
 import _package  # noqa: F401  (puts overopt on sys.path)
 
 from overopt import runtime, settings
-from overopt.train import bon
+from overopt.tables import fits
 
 s = settings.BonFit(**snakemake.params.hp)
 runtime.job(snakemake, 0)
-bon.bon_fits(s, snakemake.input.scores, snakemake.input.metas).to_csv(snakemake.output[0], index=False)
+fits.bon_fits(s, snakemake.input.scores, snakemake.input.metas).to_csv(snakemake.output[0], index=False)
