@@ -111,6 +111,19 @@ def overhead_table(jobs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([row(r, g) for r, g in j.groupby("rule", sort=False)] + [row("all", j)])
 
 
+def calibration_table(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per rule, what the cost plan (``overopt.plan``) is calibrated and tested against: jobs,
+    the median over its jobs of the job process's CPU seconds (the ``overhead:`` line's total;
+    the wall seconds where a job has none), and the largest max RSS. CPU seconds, not wall: a
+    job's wall time grows with whatever else the machine runs, its CPU time hardly does, and the
+    plan predicts one job alone on an idle core."""
+    j = jobs.assign(cost=jobs["cpu_total"].fillna(jobs["s"]))
+    out = j.groupby("rule", sort=True).agg(jobs=("job", "size"), measured=("cpu_total", "count"),
+                                           median_s=("cost", "median"), median_wall_s=("s", "median"),
+                                           max_rss_mb=("max_rss_mb", "max")).reset_index()
+    return out.round({"median_s": 2, "median_wall_s": 2, "max_rss_mb": 0})
+
+
 def summarize(run_info: dict, jobs: pd.DataFrame) -> pd.DataFrame:
     per_rule = jobs.groupby("rule").agg(jobs=("job", "size"), s=("s", "sum"), max_rss_mb=("max_rss_mb", "max"))
     gen_and_score = per_rule.loc["sample_pool", "s"] + per_rule.loc["score_pool", "s"]
@@ -153,6 +166,7 @@ def main(argv=None) -> None:
         summary = summarize(info, jobs)
         summary.to_csv(out / "summary.csv", index=False)
         print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    calibration_table(jobs).to_csv(out / "calibration.csv", index=False)  # tests/data/benchmark_*.csv
     table = overhead_table(jobs)
     table.to_csv(out / "overhead.csv", index=False)
     if len(table) > 1:

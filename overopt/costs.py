@@ -47,7 +47,7 @@ OVERHEAD_S = {
     "prompts": 0.5, "world": 1.2, "gold_rm": 6.7, "train_policy": 8.1, "sample_pool": 6.6, "sample_ood": 6.6,
     "sample_policy_pool": 6.6, "score_pool": 6.9, "label_pairs": 7.0, "train_rm": 8.5, "score_eval": 6.7,
     "train_rl": 8.1, "train_daa": 8.0, "bon_curves": 0.85, "bon_fits": 2.4, "rm_metrics": 0.65, "curves": 0.65,
-    "fits": 2.4, "figures": 2.1, "rm_eval": 1.5, "rm_figures": 1.8, "replication": 1.0,
+    "fits": 2.4, "figures": 2.1, "rm_eval": 2.5, "rm_figures": 1.8, "replication": 2.9,
 }
 TORCH_RULES = {"gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool", "score_pool",
                "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa"}  # the rest never import torch

@@ -178,7 +178,7 @@ def job(smk, seed: int = 0) -> None:
     from overopt import devices
 
     log_failures(smk.log[0])
-    hp = getattr(smk.params, "hp", None)
+    hp = getattr(getattr(smk, "params", None), "hp", None)
     set_dtype(hp.get("dtype", "auto") if isinstance(hp, dict) else "auto")  # the job's own setting (a param)
     _record_overhead()  # logs startup+imports, model loading and work at exit
     devices.claim(int(getattr(smk.resources, "gpu", 0) or 0))

@@ -26,7 +26,7 @@ def snakemake_bin() -> str:
 CODE = ["Snakefile", "config.yaml", "config", "workflow", "envs", "profiles", "overopt"]
 
 
-def run_snakemake(snakemake_bin, repo: Path, workdir: Path, *args, overlays=(), timeout=900):
+def run_snakemake(snakemake_bin, repo: Path, workdir: Path, *args, overlays=(), timeout=1800):
     """Snakemake on the tiny preset (plus overlays) with ``repo``'s Snakefile, in ``workdir``."""
     import subprocess
 

@@ -118,7 +118,7 @@ def train_rl(s, target_norm: str, gold_norm: str, prompts_csv: str, checkpoint_d
             RLOOConfig, ckpt or tmp, s.seed, s.train, save_steps if ckpt else 0, beta=s.kl_coef, max_steps=s.steps,
             num_generations=s.num_generations,
             max_completion_length=ev["response_len"], temperature=1.0, top_k=0, top_p=1.0, disable_dropout=True,
-            model_init_kwargs={"dtype": "bfloat16" if runtime.use_bf16() else "float32"})
+            model_init_kwargs={"dtype": "bfloat16" if runtime.use_bf16() else "float32", "use_safetensors": True})
         if ckpt and args.steps_per_generation * args.num_iterations != 1:
             raise ValueError("exact resume assumes one generation per optimizer step (TRL keeps reused "
                              "generations in memory only): no gradient accumulation, num_iterations 1")
