@@ -65,9 +65,10 @@ CUDA_CONTEXT_MB = 500
 # Per-rule factors on the CPU model work of the trainers (reward calls, decoding, logging,
 # evaluation bookkeeping), fitted to the same default jobs (median over median); 1 on a GPU.
 RULE_FACTOR = {"train_rl": 0.6, "train_daa": 1.3, "train_policy": 1.15, "label_pairs": 1.25}
-# Table jobs: seconds per row of what drives them (see jobs()), fitted to the default and tiny runs.
+# Table jobs: seconds per row of what drives them (see jobs(); fits: an eval prompt of a run x a bootstrap
+# replicate), fitted to the default and tiny runs.
 ROW_S = {"prompts": 1.5e-4, "world": 3.7e-4, "gold_rm": 4.6e-6, "bon_curves": 4e-8, "bon_fits": 1e-9, "rm_metrics": 0.0,
-         "curves": 0.0, "fits": 1e-9, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3, "replication": 0.0}
+         "curves": 0.0, "fits": 1.35e-6, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3, "replication": 0.0}
 # Process memory of the rules that never import torch (resources.estimate counts torch's 700 MB
 # for every job it estimates), MB: the max RSS of the tiny and default runs' benchmark files.
 PROCESS_MB = {"prompts": 120, "world": 150, "bon_curves": 135, "bon_fits": 225, "rm_metrics": 130, "curves": 120,
