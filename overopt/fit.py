@@ -241,23 +241,10 @@ class BootFit:
 
 
 def bon_per_prompt(gold, proxy, ns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact best-of-n per prompt: (ns sorted and deduplicated, gold [P, len(ns)], proxy
-    [P, len(ns)]). Row p is ``metrics.bon.best_of_n`` on prompt p's pool alone (proxy ties
-    broken uniformly at random in expectation), so the column means are its curve."""
-    from overopt.metrics.bon import _tie_mean, bon_weights
+    """``overopt.metrics.bon.per_prompt``: the per-prompt BoN curves a bootstrap resamples."""
+    from overopt.metrics.bon import per_prompt
 
-    gold = np.atleast_2d(np.asarray(gold, dtype=np.float64))
-    proxy = np.atleast_2d(np.asarray(proxy, dtype=np.float64))
-    if gold.shape != proxy.shape or gold.ndim != 2:
-        raise ValueError(f"gold {gold.shape} and proxy {proxy.shape} must have the same shape [prompts, N]")
-    if not (np.isfinite(gold).all() and np.isfinite(proxy).all()):
-        raise ValueError("scores must be finite")
-    ns = np.asarray(sorted({int(n) for n in ns}))
-    order = np.argsort(proxy, axis=1, kind="stable")
-    p_sorted = np.take_along_axis(proxy, order, axis=1)
-    g_sorted = _tie_mean(p_sorted, np.take_along_axis(gold, order, axis=1))
-    W = np.stack([bon_weights(gold.shape[1], n) for n in ns])  # [len(ns), N]
-    return ns, g_sorted @ W.T, p_sorted @ W.T
+    return per_prompt(gold, proxy, ns)
 
 
 def _quantiles(x: np.ndarray, probs) -> tuple[float, ...]:

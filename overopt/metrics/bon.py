@@ -55,24 +55,30 @@ def best_of_n(gold, proxy, ns) -> pd.DataFrame:
     ``n, kl, d, gold, proxy, gold_se, proxy_se`` (means over prompts; ``_se`` are standard
     errors across prompts; ``kl`` is the analytic BoN KL and ``d = sqrt(kl)``).
     """
-    gold = np.atleast_2d(np.asarray(gold, dtype=np.float64))
-    proxy = np.atleast_2d(np.asarray(proxy, dtype=np.float64))
-    if gold.shape != proxy.shape:
-        raise ValueError(f"gold {gold.shape} and proxy {proxy.shape} must have the same shape [prompts, N]")
-    if not (np.isfinite(gold).all() and np.isfinite(proxy).all()):
-        raise ValueError("scores must be finite")
-    P, N = gold.shape
-    ns = np.asarray(sorted({int(n) for n in ns}))
-    order = np.argsort(proxy, axis=1, kind="stable")
-    p_sorted = np.take_along_axis(proxy, order, axis=1)
-    g_sorted = _tie_mean(p_sorted, np.take_along_axis(gold, order, axis=1))
-    W = np.stack([bon_weights(N, n) for n in ns])  # [len(ns), N]
-    g = g_sorted @ W.T  # [P, len(ns)]
-    p = p_sorted @ W.T
+    ns, g, p = per_prompt(gold, proxy, ns)  # [P, len(ns)] each
+    P = g.shape[0]
     se = (lambda x: x.std(axis=0, ddof=1) / np.sqrt(P)) if P > 1 else (lambda x: np.full(x.shape[1], np.nan))
     kl = kl_bon(ns)
     return pd.DataFrame({"n": ns, "kl": kl, "d": np.sqrt(kl), "gold": g.mean(0), "proxy": p.mean(0),
                          "gold_se": se(g), "proxy_se": se(p)})
+
+
+def per_prompt(gold, proxy, ns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact best-of-n per prompt: (ns sorted and deduplicated, gold [P, len(ns)], proxy
+    [P, len(ns)]); row p is prompt p's pool alone, so the column means are the BoN curve (and a
+    bootstrap over prompts resamples rows: ``overopt.fit.fit_bon_curves``)."""
+    gold = np.atleast_2d(np.asarray(gold, dtype=np.float64))
+    proxy = np.atleast_2d(np.asarray(proxy, dtype=np.float64))
+    if gold.shape != proxy.shape or gold.ndim != 2:
+        raise ValueError(f"gold {gold.shape} and proxy {proxy.shape} must have the same shape [prompts, N]")
+    if not (np.isfinite(gold).all() and np.isfinite(proxy).all()):
+        raise ValueError("scores must be finite")
+    ns = np.asarray(sorted({int(n) for n in ns}))
+    order = np.argsort(proxy, axis=1, kind="stable")
+    p_sorted = np.take_along_axis(proxy, order, axis=1)
+    g_sorted = _tie_mean(p_sorted, np.take_along_axis(gold, order, axis=1))
+    W = np.stack([bon_weights(gold.shape[1], n) for n in ns])  # [len(ns), N]
+    return ns, g_sorted @ W.T, p_sorted @ W.T
 
 
 def n_grid(N: int, per_octave: int = 2) -> list[int]:
