@@ -57,6 +57,16 @@ def tiny_run(tmp_path_factory, tiny_repo, snakemake_bin) -> Path:
     return work
 
 
+def copy_run(src: Path, dst: Path) -> Path:
+    """A finished run's folder with its Snakemake metadata (no locks), so a test reruns only
+    what its change affects, as a user's second run does."""
+    import shutil
+
+    shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns(".snakemake"))
+    shutil.copytree(src / ".snakemake", dst / ".snakemake", ignore=shutil.ignore_patterns("locks", "incomplete"))
+    return dst
+
+
 def make_tiny_world(d: Path, prompts: dict, arch=None) -> tuple:
     """A random tiny policy and gold RM (same tokenizer) saved under ``d``, an identity
     normalization and prompt splits: the world the RL and DAA building-block tests run on.

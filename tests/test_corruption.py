@@ -2,21 +2,17 @@
 Snakemake's message name the path and what is wrong, no table is written from it, and every
 result already computed elsewhere stays."""
 import json
-import shutil
 
 import numpy as np
 import pytest
-from conftest import run_snakemake
+from conftest import copy_run, run_snakemake
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def run_copy(tiny_run, tmp_path):
-    dst = tmp_path / "run"
-    shutil.copytree(tiny_run, dst, symlinks=True, ignore=shutil.ignore_patterns(".snakemake"))
-    shutil.copytree(tiny_run / ".snakemake", dst / ".snakemake", ignore=shutil.ignore_patterns("locks", "incomplete"))
-    return dst
+    return copy_run(tiny_run, tmp_path / "run")
 
 
 def _proxy(run):

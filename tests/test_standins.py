@@ -150,7 +150,7 @@ def _keys(d: dict, path=()) -> set:
 def test_preset_mirrors_pythia_key_for_key(root):
     real, off = _preset(root, "pythia"), _preset(root)
     assert _keys(real) <= _keys(off)
-    assert len(off["proxy"]["sizes"]) == 3 and all(set(s) == {"name", "name_or_path"} for s in off["proxy"]["sizes"])
+    assert len(off["proxy"]["sizes"]) == 2 and all(set(s) == {"name", "name_or_path"} for s in off["proxy"]["sizes"])
     assert [set(s) for s in off["policy"]["more_sizes"]] == [{"name", "name_or_path"}]
     refs = [off["policy"]["name_or_path"], off["gold"]["name_or_path"], off["policy"]["more_sizes"][0]["name_or_path"],
             *(s["name_or_path"] for s in off["proxy"]["sizes"]), off["world"]["prompt_dataset"]["name_or_path"],
@@ -178,7 +178,7 @@ def test_preset_validates_in_a_run_folder(root, built, tmp_path, monkeypatch):
     monkeypatch.chdir(built)
     C.validate(cfg)
     ids = [p["id"] for p in proxies(cfg)]
-    assert len(ids) == 3 * 2 + 3 and "p14m-d200-pfr-s0" in ids
+    assert len(ids) == 2 * 2 and "p14m-d200-pfr-s0" in ids  # 2 sizes x 1 data size x {bt, pfr}
     targets = {t for sw in cfg["rl"]["sweeps"] for t in sw["targets"]} | set(cfg["policy"]["more_sizes_targets"])
     assert targets <= set(rl_targets(cfg))
 
@@ -193,8 +193,9 @@ def test_preset_plans_offline(root, built, snakemake_bin):
     stats = text.split("Job stats:")[1]
     counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
     assert "train_policy" not in counts and "world" not in counts  # pi_init and gold are given
-    assert counts["train_rm"] == 9 and counts["gold_rm"] == 1 and counts["train_daa"] == 4
-    assert counts["train_rl"] == 29
+    assert counts["train_rm"] == 4 and counts["gold_rm"] == 1
+    assert counts["train_daa"] == 4  # 2 losses x 1 beta x 2 policy sizes
+    assert counts["train_rl"] == 15
     assert "standins/proxy-14m" in text or "p14m-d200-bt-s0" in text
 
 
