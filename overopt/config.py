@@ -275,9 +275,30 @@ def check(config: dict) -> None:
     if step is not None and (step > rl["steps"] or step % rl["eval_every"] and step != rl["steps"]):
         raise ConfigError("rm_eval.rl_step", f"must be an evaluation step: a multiple of rl.eval_every "
                                              f"({rl['eval_every']}) up to rl.steps ({rl['steps']}), or rl.steps")
+    _check_role_swap(config)
     if config["fit"]["min_n"] > config["bon"]["N"]:
         raise ConfigError("fit.min_n", f"larger than bon.N ({config['bon']['N']})")
     _check_memory(config)
+
+
+def _check_role_swap(config: dict) -> None:
+    """Wen's family: a size of the grid, pairs the labeling provides, rates that name runs apart."""
+    rs, proxy = config["role_swap"], config["proxy"]
+    if not rs["flip_rates"]:
+        return
+    if len(rs["flip_rates"]) < 3:
+        raise ConfigError("role_swap.flip_rates", f"{rs['flip_rates']}: at least 3 members (a correlation over "
+                                                  "their ordered pairs), or [] to switch the design off")
+    _check_unique("role_swap", rs, ("flip_rates", "bon_n"))
+    _check_path_numbers("role_swap.flip_rates", rs["flip_rates"])
+    names = [s["name"] for s in proxy["sizes"]]
+    if rs["size"] is not None and rs["size"] not in names:
+        raise ConfigError("role_swap.size", f"{rs['size']!r} is not a proxy.sizes name: {names}")
+    if rs["data_size"] is not None and rs["data_size"] > max(proxy["data_sizes"]):
+        raise ConfigError("role_swap.data_size", f"more than the {max(proxy['data_sizes'])} labeled training pairs "
+                                                 "(the largest proxy.data_sizes)")
+    if max(rs["bon_n"]) > config["bon"]["N"]:
+        raise ConfigError("role_swap.bon_n", f"{max(rs['bon_n'])} is more than bon.N ({config['bon']['N']})")
 
 
 def _check_memory(config: dict) -> None:

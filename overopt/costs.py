@@ -47,10 +47,11 @@ OVERHEAD_S = {
     "prompts": 0.5, "world": 1.2, "gold_rm": 6.7, "train_policy": 8.1, "sample_pool": 6.6, "sample_ood": 6.6,
     "sample_policy_pool": 6.6, "score_pool": 6.9, "label_pairs": 7.0, "train_rm": 8.5, "score_eval": 6.7,
     "train_rl": 8.1, "train_daa": 8.0, "bon_curves": 0.85, "bon_fits": 2.4, "rm_metrics": 0.65, "curves": 0.65,
-    "fits": 2.4, "figures": 2.1, "rm_eval": 2.5, "rm_figures": 1.8, "replication": 2.9,
+    "fits": 2.4, "figures": 2.1, "rm_eval": 2.5, "rm_figures": 1.8, "replication": 2.9, "score_runs": 6.9,
+    "role_swap": 2.5,
 }
 TORCH_RULES = {"gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool", "score_pool",
-               "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa"}  # the rest never import torch
+               "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa", "score_runs"}  # the rest never import torch
 # Per kind of pass: seconds per layer pass (one batched call through one layer, including the
 # batch's tokenization and Python; a training step counts 3 per layer) and effective FLOP/s, on
 # one CPU thread: least squares on the default study's first 54 jobs (default run, `--cores 2`,
@@ -68,16 +69,17 @@ RULE_FACTOR = {"train_rl": 0.6, "train_daa": 1.3, "train_policy": 1.15, "label_p
 # Table jobs: seconds per row of what drives them (see jobs(); fits: an eval prompt of a run x a bootstrap
 # replicate), fitted to the default and tiny runs.
 ROW_S = {"prompts": 1.5e-4, "world": 3.7e-4, "gold_rm": 4.6e-6, "bon_curves": 4e-8, "bon_fits": 1e-9, "rm_metrics": 0.0,
-         "curves": 0.0, "fits": 1.35e-6, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3, "replication": 0.0}
+         "curves": 0.0, "fits": 1.35e-6, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3, "replication": 0.0,
+         "role_swap": 1e-8}
 # Process memory of the rules that never import torch (resources.estimate counts torch's 700 MB
 # for every job it estimates), MB: the max RSS of the tiny and default runs' benchmark files.
 PROCESS_MB = {"prompts": 120, "world": 150, "bon_curves": 135, "bon_fits": 225, "rm_metrics": 130, "curves": 120,
-              "fits": 225, "figures": 270, "rm_eval": 195, "rm_figures": 280, "replication": 225}
+              "fits": 225, "figures": 270, "rm_eval": 195, "rm_figures": 280, "replication": 225, "role_swap": 225}
 GPU_RULES = {"train_policy", "sample_pool", "score_pool", "label_pairs", "train_rm", "train_rl", "train_daa",
-             "sample_ood", "sample_policy_pool", "score_eval"}  # the rules with `gpu: 1`
+             "sample_ood", "sample_policy_pool", "score_eval", "score_runs"}  # the rules with `gpu: 1`
 ORDER = ["prompts", "world", "gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool",
          "score_pool", "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa", "bon_curves", "bon_fits",
-         "rm_metrics", "curves", "fits", "figures", "rm_eval", "rm_figures", "replication"]
+         "rm_metrics", "curves", "score_runs", "role_swap", "fits", "figures", "rm_eval", "rm_figures", "replication"]
 
 
 # --- models and sequences -----------------------------------------------------------------
@@ -251,9 +253,12 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
         daa_data_size,
         daa_proxy,
         daa_runs,
+        flip_family,
         policies,
         proxies,
         rl_runs,
+        role_swap_runs,
+        trained,
     )
 
     c, reg = config, Registry(config)
@@ -269,7 +274,7 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
     gold = hub(c["gold"]["name_or_path"], lm=False) if c["gold"]["name_or_path"] else built(c, "gold", c["gold"]["arch"],
                                                                                          lm=False)
     rms = {"gold": gold}
-    for p in proxies(c):
+    for p in trained(c):
         s = p["size"]
         rms[p["id"]] = hub(s["name_or_path"], lm=False) if s.get("name_or_path") else built(c, p["id"], s["arch"],
                                                                                           lm=False)
@@ -323,7 +328,7 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
         [(pols[pi], "infer"), (gold, "infer")],
         max(_act_sample(pols[pi], min(gb, n_pairs), tok), _act_forward(gold, min(sb, n_pairs), S, False)))
     tr = c["proxy"]["train"]
-    for p in proxies(c):
+    for p in trained(c):
         m, b = rms[p["id"]], tr["per_device_train_batch_size"]
         steps = math.ceil(p["data_size"] / b) * tr["num_train_epochs"]
         work = Work().train(m, 2 * b, S, steps).forward(m, 2 * c["labels"]["heldout"], S, 256)
@@ -387,7 +392,19 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
     n_boot = c["fit"]["n_boot"]
     add("bon_fits", "bon_fits", [("score_pool", t) for t in scored] + [("gold_rm", "gold_rm")],
         Work(rows=len(scored) * n_boot * (pool_n / c["bon"]["N"]) * bon_grid))  # the resampled curves
-    add("rm_metrics", "rm_metrics", [("train_rm", p["id"]) for p in proxies(c)], Work(rows=len(proxies(c))))
+    add("rm_metrics", "rm_metrics", [("train_rm", p["id"]) for p in trained(c)], Work(rows=len(trained(c))))
+    swap_runs = [f"{r['policy']}-{r['algo']}-{r['rm']}-kl{r['kl']}-s{r['seed']}" for r in role_swap_runs(c)]
+    family = [m["id"] for m in flip_family(c)]
+    n_run_samples = len(swap_runs) * rl["eval_prompts"] * rl["eval_samples"] * points
+    for t in family if swap_runs else []:
+        m = rms[t]
+        add("score_runs", t, [rm_dep(t), ("score_pool", t)] + [("train_rl", r) for r in swap_runs],
+            Work().forward(m, n_run_samples, S, sb).load(m), [(m, "infer")],
+            _act_forward(m, min(sb, n_run_samples), S, False))
+    grid_view = 1 + len(proxies(c))
+    add("role_swap", "role_swap", [("score_pool", t) for t in dict.fromkeys(["gold", *family, *(p["id"] for p in proxies(c))])]
+        + [("score_runs", t) for t in family if swap_runs],
+        Work(rows=(len(family) ** 2 + grid_view ** 2) * pool_n * len(c["role_swap"]["bon_n"])))
     rl_rows = n_rl * points + n_daa * (1 + len(daa["fractions"]) + int(daa["train"]["num_train_epochs"]) - 1)
     curve_deps = [("bon_curves", "bon_curves")] + [(j.rule, j.id) for j in out if j.rule in ("train_rl", "train_daa")]
     add("curves", "curves", curve_deps, Work(rows=rl_rows + len(scored) * bon_grid))
@@ -399,7 +416,7 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
         Work(rows=len(scored) * ev["n_boot"]))
     add("rm_figures", "rm_figures", [("rm_eval", "rm_eval"), ("curves", "curves")],
         Work(rows=len(outputs.figures(c, "rm_figures"))))
-    add("replication", "replication", [("curves", "curves"), ("fits", "fits")], Work())
+    add("replication", "replication", [("curves", "curves"), ("fits", "fits"), ("role_swap", "role_swap")], Work())
     return out
 
 

@@ -20,7 +20,8 @@ REPLICATION = "Replication scorecard"
 
 TABLES = {  # table -> the job that writes it
     "rm_metrics": "rm_metrics", "curves": "curves", "fits": "fits", "scaling": "fits", "length": "fits", "rm_eval": "rm_eval",
-    "correlations": "rm_eval", "report_card": "rm_eval", "predictors": "rm_eval", "headlines": "rm_eval", "replication": "replication",
+    "correlations": "rm_eval", "report_card": "rm_eval", "predictors": "rm_eval", "headlines": "rm_eval", "role_swap": "role_swap",
+    "replication": "replication",
 }
 
 
@@ -54,6 +55,7 @@ FIGURES = [
     Figure("daa_by_loss", RAFAILOV, "figures", "gao:daa_by_loss", ("daa",)),
     Figure("acc_vs_ndr", WEN, "rm_figures", "wen:acc_vs_ndr_figure"),
     Figure("acc_vs_test_size", WEN, "rm_figures", "wen:acc_vs_test_size_figure"),
+    Figure("role_swap", WEN, "rm_figures", "wen:role_swap_figure"),
     Figure("variance_vs_gain", RAZIN, "rm_figures", "razin:variance_vs_gain_figure"),
     Figure("flat_teacher", RAZIN, "rm_figures", "razin:flat_teacher_figure", ("reference",)),
     Figure("prompt_free", MAO, "rm_figures", "mao:prompt_free_figure"),

@@ -94,14 +94,14 @@ def _peak(fixed_mb: float, resident: list, *phases: list) -> dict:
 
 def _models(config) -> dict:
     """(key, arch or None) of the largest model in each role."""
-    from overopt.targets import daa_proxy, policies, proxies, rl_targets
+    from overopt.targets import daa_proxy, policies, rl_targets, trained
 
     def ref(key, entry):
         return f"{key}.arch", None if entry.get("name_or_path") else entry["arch"]
 
     pols = [ref("policy" if i == 0 else f"policy.more_sizes[{i - 1}]", p) for i, p in enumerate(policies(config))]
     sizes = {s["name"]: ref(f"proxy.sizes[{i}]", s) for i, s in enumerate(config["proxy"]["sizes"])}
-    of = {p["id"]: sizes[p["size"]["name"]] for p in proxies(config)}
+    of = {p["id"]: sizes[p["size"]["name"]] for p in trained(config)}
     gold = ref("gold", config["gold"])
     return {"policy": pols[0], "policies": _largest(config, pols), "more": _largest(config, pols[1:] or [(None, None)]),
             "gold": gold, "proxy": _largest(config, list(sizes.values())),
@@ -146,6 +146,7 @@ def estimate(config: dict) -> dict[str, dict]:
         "score_eval": _peak(TORCH_MB, _weights(c, m["rm"], 1) + pool + ood
                             + _rows(c, g("rm_eval.swap_prompts"), (2 * (1 + c["rm_eval"]["swaps"]), "rm_eval.swaps")),
                             _forward(c, m["rm"], score)),
+        "score_runs": _peak(TORCH_MB, _weights(c, m["proxy"], 1), _forward(c, m["proxy"], score)),
         # the trained policy (x4; PPO trains a value model of its shape too) and pi_ref
         "train_rl": _peak(TORCH_MB, _weights(c, m["policies"], 9 if "ppo" in rl["algorithms"] else 5)
                           + _weights(c, m["rl_rm"], 1) + _weights(c, m["gold"], 1),
@@ -167,7 +168,8 @@ def estimate(config: dict) -> dict[str, dict]:
         "rm_eval": _peak(LIGHT_MB, [(8, (m["n_rms"], eval_, N)), (6 * 8, (g("rm_eval.n_boot"), m["n_rms"]))]),
     }
     skip = {"gold_rm": not m["gold"][1], "train_policy": not m["policies"][1],
-            "sample_policy_pool": not c["policy"]["more_sizes"], "train_daa": not daa["losses"]}
+            "sample_policy_pool": not c["policy"]["more_sizes"], "train_daa": not daa["losses"],
+            "score_runs": not (c["role_swap"]["flip_rates"] and c["role_swap"]["rl"])}
     return {rule: e for rule, e in out.items() if not skip.get(rule)}
 
 

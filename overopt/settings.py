@@ -86,6 +86,27 @@ class ExtraScores(Score):
 
 
 @dataclass(frozen=True)
+class RunScores(Score):
+    """One role-swap member's scores of the role-swap RL runs' evaluation samples."""
+
+    eval_prompts: int
+
+
+@dataclass(frozen=True)
+class RoleSwap:
+    """Wen's role swap: the family (member ids in flip-rate order), the grid view's RMs (gold
+    and the grid's proxies), BoN at ``bon_n``, RL at ``rl_step`` (None: the last) and at
+    ``kl_budget`` nats."""
+
+    family: list
+    grid: list
+    N: int
+    bon_n: list
+    rl_step: int | None
+    kl_budget: float
+
+
+@dataclass(frozen=True)
 class Labels:
     mode: str
     flip_rate: float
@@ -103,13 +124,16 @@ class Labels:
 
 @dataclass(frozen=True)
 class Proxy:
-    """One proxy RM of a family: its grid cell and how it is trained."""
+    """One proxy RM of a family: its grid cell and how it is trained. ``flip``: the share of
+    its training pairs whose gold label it flips again (the role-swap family; 0 in the grid)."""
 
     id: str
+    family: str
     size: dict
     data_size: int
     objective: str
     seed: int
+    flip: float
     train: dict
     tokenizer: str
     n_positions: int
@@ -201,6 +225,7 @@ class Replication:
     margin_gold: float
     margin_ratio: float
     margin_rho: float
+    weak_rho: float
     gold_fraction: float
 
     def options(self) -> dict:
@@ -296,6 +321,17 @@ class Stages:
                                  chat=self.targets[rm].chat, policies=list(policies),
                                  swap_prompts=ev["swap_prompts"], swaps=ev["swaps"]))
 
+    def run_scores(self, rm: str) -> dict:
+        t = self.targets[rm]
+        return to_hp(RunScores(t.model, self.c["score_batch_size"], self.c["trust_remote_code"], self.c["dtype"],
+                               t.chat, self.c["rl"]["eval_prompts"]))
+
+    def role_swap(self) -> dict:
+        rs, ev = self.c["role_swap"], self.c["rm_eval"]
+        grid = [self.targets.gold.id, *(t.id for t in self.targets.of_family(target_grid.GRID))]
+        return to_hp(RoleSwap([t.id for t in self.targets.role_swap], grid, self.c["bon"]["N"], rs["bon_n"],
+                              ev["rl_step"], ev["kl_budget"]))
+
     def labels(self) -> dict:
         lab = self.c["labels"]
         return to_hp(Labels(lab["mode"], lab["flip_rate"], lab["heldout"], max(self.c["proxy"]["data_sizes"]),
@@ -306,7 +342,8 @@ class Stages:
     def proxy(self, rm: str) -> dict:
         p, pc = self.targets[rm].grid, self.c["proxy"]
         pfr = {k: pc["pfr"][k] for k in ("prompts", "tau")} if p["objective"] == "pfr" else None
-        return to_hp(Proxy(rm, p["size"], p["data_size"], p["objective"], p["seed"], pc["train"], self.pi_init,
+        return to_hp(Proxy(rm, p["family"], p["size"], p["data_size"], p["objective"], p["seed"], p["flip"], pc["train"],
+                           self.pi_init,
                            self.n_positions, self.c["labels"], pfr, self.c["trust_remote_code"], self.c["dtype"]))
 
     def _run(self, section: dict, policy: str, seed: str) -> dict:

@@ -17,6 +17,8 @@ from overopt.config import path_number
 R = "results"
 GOLD, REFERENCE, PROXY = "gold", "reference", "proxy"  # the kinds
 KINDS = (GOLD, REFERENCE, PROXY)
+GRID = "grid"  # the proxies of Gao's sizes x data sizes x objectives x seeds grid
+FLIP = "flip"  # Wen et al.'s role-swap family: one size and data size, labels flipped at several rates
 FLAT = "flat"  # the family of Razin et al.'s accurate-but-flat teacher
 
 
@@ -35,7 +37,7 @@ class Target:
     rl: bool
     base: str | None = None
     transform: dict | None = None
-    grid: dict = field(default_factory=dict)  # a proxy's cell: size entry, data_size, objective, seed
+    grid: dict = field(default_factory=dict)  # a proxy's cell: size entry, data_size, objective, seed, flip
     chat: bool = False  # scored through its tokenizer's chat template (a hub gold RM: gold.chat_template)
 
     @property
@@ -54,9 +56,43 @@ def proxies(config: dict) -> list[dict]:
     """One entry per proxy RM of the grid: id, size (its config entry), data_size, objective, seed."""
     p = config["proxy"]
     pfr_sizes = p["pfr"].get("data_sizes") or p["data_sizes"]
-    return [{"id": f"{s['name']}-d{n}-{obj}-s{seed}", "size": s, "data_size": n, "objective": obj, "seed": seed}
+    return [{"id": f"{s['name']}-d{n}-{obj}-s{seed}", "size": s, "data_size": n, "objective": obj, "seed": seed,
+             "flip": 0.0, "family": GRID}
             for s in p["sizes"] for n in p["data_sizes"] for obj in p["objectives"] for seed in p["seeds"]
             if obj != "pfr" or n in pfr_sizes]
+
+
+def flip_family(config: dict) -> list[dict]:
+    """Wen's role-swap family (``role_swap``), one entry per flip rate in rate order, as
+    :func:`proxies`' entries plus ``alias``: a member of rate 0 that is a grid proxy (same size,
+    data size, seed, objective bt) is that proxy, not a second copy of it."""
+    rs, p = config["role_swap"], config["proxy"]
+    if not rs["flip_rates"]:
+        return []
+    size = next(s for s in p["sizes"] if s["name"] == rs["size"]) if rs["size"] else p["sizes"][-1]
+    n = rs["data_size"] or max(p["data_sizes"])
+    grid = {q["id"] for q in proxies(config)}
+    out = []
+    for rate in sorted(rs["flip_rates"]):
+        plain = f"{size['name']}-d{n}-bt-s{rs['seed']}"
+        alias = rate == 0 and plain in grid
+        rm = plain if alias else f"{size['name']}-d{n}-flip{path_number(rate)}-s{rs['seed']}"
+        out.append({"id": rm, "size": size, "data_size": n, "objective": "bt", "seed": rs["seed"], "flip": float(rate),
+                    "family": GRID if alias else FLIP, "alias": alias})
+    return out
+
+
+def trained(config: dict) -> list[dict]:
+    """Every proxy a job trains: the grid's, then the role-swap family's own members."""
+    return [*proxies(config), *(m for m in flip_family(config) if not m["alias"])]
+
+
+def gao_view(frame):
+    """The rows of Gao's design in a table about RMs: the gold RM, the references and the
+    grid's proxies (not the role-swap family, whose members differ in label noise only)."""
+    if "family" not in frame.columns or "kind" not in frame.columns:
+        return frame
+    return frame[(frame["kind"] != PROXY) | (frame["family"] == GRID) | frame["family"].isna()]
 
 
 def rl_targets(config: dict) -> list[str]:
@@ -65,7 +101,7 @@ def rl_targets(config: dict) -> list[str]:
 
 
 def proxy(config: dict, rm_id: str) -> dict:
-    for p in proxies(config):
+    for p in trained(config):
         if p["id"] == rm_id:
             return p
     raise KeyError(f"no proxy RM {rm_id!r} in the configured grid")
@@ -82,15 +118,28 @@ def policies(config: dict) -> list[dict]:
 def rl_runs(config: dict, targets: list[str]) -> list[dict]:
     """One entry per RL run: policy, algorithm, target RM id, KL coefficient (as its path string)
     and seed. pi_init runs against every target; the policy-size axis against its own targets;
-    then rl.sweeps' extra KL coefficients and seeds (pi_init, first algorithm), each run once."""
+    then rl.sweeps' extra KL coefficients and seeds (pi_init, first algorithm), then one run
+    against every member of the role-swap family (pi_init, first algorithm, the grid's smallest
+    KL coefficient and seed), each run once."""
     rl, pol = config["rl"], config["policy"]
     grid = [(pol["name"], targets)] + [(s["name"], pol["more_sizes_targets"]) for s in pol["more_sizes"]]
     runs = [(p, a, t, k, s) for p, ts in grid for a in rl["algorithms"] for t in ts for k in rl["kl_coefs"]
             for s in rl["seeds"]]
     runs += [(pol["name"], rl["algorithms"][0], t, k, s) for sw in rl["sweeps"] for t in sw["targets"]
              for k in sw.get("kl_coefs", rl["kl_coefs"]) for s in sw.get("seeds", rl["seeds"])]
+    runs += [(r["policy"], r["algo"], r["rm"], float(r["kl"]), r["seed"]) for r in role_swap_runs(config)]
     unique = dict.fromkeys((p, a, t, path_number(k), s) for p, a, t, k, s in runs)
     return [dict(zip(("policy", "algo", "rm", "kl", "seed"), r)) for r in unique]
+
+
+def role_swap_runs(config: dict) -> list[dict]:
+    """The role swap's RL runs: pi_init against every family member, first algorithm, the
+    grid's smallest KL coefficient and seed (``role_swap.rl``), as :func:`rl_runs` entries."""
+    rl = config["rl"]
+    if not config["role_swap"]["rl"]:
+        return []
+    return [{"policy": config["policy"]["name"], "algo": rl["algorithms"][0], "rm": m["id"],
+             "kl": path_number(min(rl["kl_coefs"])), "seed": min(rl["seeds"])} for m in flip_family(config)]
 
 
 def daa_data_size(config: dict) -> int:
@@ -131,12 +180,13 @@ class Registry:
     def __init__(self, config: dict):
         gold = gold_model(config)
         rl_ids = set(rl_targets(config))
+        self._family = flip_family(config)
         self.targets: dict[str, Target] = {}
         self._add(Target(GOLD, GOLD, GOLD, gold, f"{R}/rms/gold/normalization.json", f"{R}/rms/gold/metrics.json",
                          rl=True, chat=config["gold"]["chat_template"]))
-        for p in proxies(config):
+        for p in trained(config):
             rm = p["id"]
-            self._add(Target(rm, PROXY, "grid", f"{R}/rms/{rm}/model", f"{R}/rms/{rm}/normalization.json",
+            self._add(Target(rm, PROXY, p["family"], f"{R}/rms/{rm}/model", f"{R}/rms/{rm}/normalization.json",
                              f"{R}/rms/{rm}/metrics.json", rl=rm in rl_ids, grid=p))
         factor = config["rm_eval"]["flat_factor"]
         if factor:  # Razin et al.'s accurate-but-flat teacher (RL only)
@@ -168,6 +218,14 @@ class Registry:
     @property
     def proxies(self) -> list[Target]:
         return self.of_kind(PROXY)
+
+    def of_family(self, *families: str) -> list[Target]:
+        return [t for t in self if t.family in families]
+
+    @property
+    def role_swap(self) -> list[Target]:
+        """The role-swap family in flip-rate order (a rate-0 member may be a grid proxy)."""
+        return [self.targets[m["id"]] for m in self._family]
 
     @property
     def scored(self) -> list[Target]:

@@ -7,7 +7,7 @@ import yaml
 
 from overopt import config as C
 from overopt import outputs, settings
-from overopt.targets import GOLD, PROXY, REFERENCE, Registry
+from overopt.targets import FLIP, GOLD, PROXY, REFERENCE, Registry
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,8 @@ def test_registry_lists_every_target_once(default):
     reg = Registry(default)
     assert reg.ids[0] == GOLD and reg.ids[-1] == "gold_flat"
     assert [t.kind for t in reg].count(GOLD) == 1 and len(reg.of_kind(REFERENCE)) == 1
-    assert len(reg.proxies) == 20 and all(t.trained for t in reg.proxies)
+    assert len(reg.proxies) == 20 + 7 and all(t.trained for t in reg.proxies)  # the grid, the role-swap family
+    assert [t.id for t in reg.role_swap][0] == "m-d6000-bt-s0" and len(reg.of_family(FLIP)) == 7
     assert reg["gold_flat"].base == GOLD and not reg["gold_flat"].scored and reg["gold_flat"].transform == {"flat": 0.1}
     assert {t.id for t in reg.scored} == {GOLD, *(t.id for t in reg.proxies)}
     assert {t.id for t in reg.rl_targets} == {GOLD, "gold_flat", *(t.id for t in reg.proxies if "-bt-" in t.id)}

@@ -8,11 +8,12 @@ from overopt import outputs, settings
 from overopt.figures import frames
 from overopt.figures.rm_style import _in_setting
 from overopt.tables import rm_eval as rm_tables
+from overopt.tables import role_swap as rs
 from overopt.tables import summaries
 
 SETTING = {"policy": "small", "algorithm": "rloo", "kl_coef": 0.1, "rl_seed": 0}
 OTHER = {**SETTING, "kl_coef": 0.05}
-STEMS = ["acc_vs_ndr", "acc_vs_test_size", "variance_vs_gain", "flat_teacher", "prompt_free", "bt_vs_pfr",
+STEMS = ["acc_vs_ndr", "acc_vs_test_size", "role_swap", "variance_vs_gain", "flat_teacher", "prompt_free", "bt_vs_pfr",
          "report_card"]
 # the reference targets' identity (the registry's kinds and families): the gold RM and the flat teacher
 REFERENCES = {"gold": {"kind": "gold", "family": "gold"}, "gold_flat": {"kind": "reference", "family": "flat"}}
@@ -71,12 +72,31 @@ def _fits(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([bon, *rl], ignore_index=True)
 
 
+def _role_swap(full: bool) -> pd.DataFrame:
+    """role_swap.csv from the real table code on synthetic pools: both views with the RL rows,
+    or, with the family switched off, the grid view only."""
+    rng = np.random.default_rng(3)
+    latent = rng.normal(size=(6, 8))
+    pools = {f"f{i}": latent + rng.normal(scale=0.3 + i, size=latent.shape) for i in range(3)}
+    meta = {rm: {"flip_rate": 0.1 * i, "gold_accuracy": 0.9 - 0.1 * i} for i, rm in enumerate(pools)}
+    frames = [rs._identity(pd.DataFrame(rs.bon_rows(pools, [4])), meta, "grid")]
+    if full:
+        runs, scores = {}, {g: {} for g in pools}
+        for t in pools:
+            runs[t] = pd.DataFrame([{"rm": t, "step": st, "prompt": 0, "kl": 0.5 * st, **SETTING} for st in (0, 2, 4)])
+            for g in pools:
+                scores[g][t] = np.array([0.0, rng.uniform(0.2, 1), rng.uniform(0.5, 2)])
+        rows = rs.bon_rows(pools, [4]) + rs.rl_rows(runs, scores, pools, None, 1.0)
+        frames.append(rs._identity(pd.DataFrame(rows), meta, "flip"))
+    return pd.concat(frames, ignore_index=True).reindex(columns=rs.COLUMNS)
+
+
 def _write(tmp_path, objectives, nan_outcomes: bool, curve_rms) -> dict[str, str]:
     frame = _rm_eval(objectives, nan_outcomes)
     corr = summaries.correlation_table(frame, n_boot=20, level=0.9, seed=0)
     card, predictors = summaries.report_card(frame, _fits(frame), SETTING, n_boot=20, level=0.9, seed=0)
     tables = {"rm_eval": frame, "correlations": corr, "report_card": card, "predictors": predictors,
-              "curves": _curves(curve_rms(frame))}
+              "curves": _curves(curve_rms(frame)), "role_swap": _role_swap(len(objectives) > 1)}
     paths = {}
     for name, t in tables.items():
         paths[name] = str(tmp_path / f"{name}.csv")

@@ -51,6 +51,22 @@ def label_pairs(prompts: pd.DataFrame, responses: pd.DataFrame, gold: np.ndarray
     return out
 
 
+def flip_again(train: pd.DataFrame, rate: float, seed: int) -> pd.DataFrame:
+    """Wen et al.'s noisy labels: each training pair's chosen and rejected swapped with
+    probability ``rate``, drawn from (seed, rate), so a family member's flips do not depend on
+    which other rates the family has. ``flipped`` records the net flip against gold's label."""
+    if rate == 0:
+        return train
+    rng = np.random.default_rng([seed, int(round(rate * 1e6))])
+    swap = rng.random(len(train)) < rate
+    out = train.copy()
+    for a, b in (("chosen", "rejected"), ("gold_chosen", "gold_rejected")):
+        out.loc[swap, [a, b]] = train.loc[swap, [b, a]].to_numpy()
+    if "flipped" in out:
+        out["flipped"] = out["flipped"].astype(bool) ^ swap
+    return out
+
+
 def make_pairs(s, gold_norm: str, prompts_csv: str, out_csv: str) -> None:
     """Sample two pi_init responses per RM-training prompt, score with gold, label, save
     (``settings.Labels``)."""

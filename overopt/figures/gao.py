@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from overopt.fit import predict  # noqa: E402
-from overopt.targets import GOLD, PROXY, REFERENCE
+from overopt.targets import GOLD, PROXY, REFERENCE, gao_view
 from overopt.figures.layout import (_band, _bands, _panel_row, Y_LABEL, _finish, _label, _panel, _relative, _seed_mean,
                                     _size_order, save)
 
@@ -191,7 +191,8 @@ def by_policy(rl: pd.DataFrame, stem: str | Path, title: str) -> None:
 
 
 def _one_objective(frame: pd.DataFrame, objective: str) -> pd.DataFrame:
-    """Rows of proxies trained with ``objective``, and the other targets' (gold, references)."""
+    """Rows of the grid's proxies trained with ``objective``, and the other targets' (gold, references)."""
+    frame = gao_view(frame)
     if "objective" not in frame:
         return frame
     keep = frame["objective"] == objective

@@ -95,3 +95,46 @@ def acc_vs_ndr_figure(t, stem) -> None:
 
 def acc_vs_test_size_figure(t, stem) -> None:
     acc_vs_test_size(t["rm_eval"], stem)
+
+
+ROLE_SWAP_PANELS = [("flip", "bon", None, "BoN"), ("flip", "rl", "step", "RL at a fixed step"),
+                    ("flip", "rl", "kl", "RL at a KL budget"), ("grid", "bon", None, "BoN, Gao grid + gold (second view)")]
+
+
+def role_swap_figure(t, stem) -> None:
+    """Wen et al. 2024's own design: accuracy against the golden RM's preferences vs NDR against
+    it, one point per ordered (golden, proxy) pair, coloured by the golden RM; the point
+    Spearman over the pairs in each title (its interval, a bootstrap over RMs, is in
+    replication.csv)."""
+    from scipy import stats
+
+    frame = t["role_swap"]
+    fig, axes = plt.subplots(1, len(ROLE_SWAP_PANELS), figsize=(4.2 * len(ROLE_SWAP_PANELS), 4.2), squeeze=False,
+                             layout="constrained")
+    acc = np.linspace(0.5, 1.0, 100)
+    for ax, (view, method, point, what) in zip(axes[0], ROLE_SWAP_PANELS):
+        d = frame[(frame["view"] == view) & (frame["method"] == method)]
+        d = d[d["n"] == d["n"].min()] if method == "bon" else d[d["rl_point"] == point]
+        d = d[np.isfinite(_num(d, "accuracy")) & np.isfinite(_num(d, "ndr"))]
+        if method == "bon":
+            ax.plot(acc, regressional_goodhart(acc), "--", color="black", lw=1.2, label="regressional Goodhart")
+            what += f", n = {int(d['n'].iloc[0])}" if len(d) else ""
+        goldens = sorted(d["golden"].unique(), key=lambda g: (d.loc[d["golden"] == g, "golden_flip_rate"].iloc[0], g))
+        colors = plt.cm.viridis(np.linspace(0.05, 0.9, max(len(goldens), 1)))
+        for g, color in zip(goldens, colors):
+            rows = d[d["golden"] == g]
+            rate = rows["golden_flip_rate"].iloc[0]
+            ax.plot(rows["accuracy"], rows["ndr"], "o", color=color, ms=5, alpha=0.85,
+                    label=f"{g} (flip {rate:.2f})" if view == "flip" else None)
+        rho = stats.spearmanr(d["accuracy"], d["ndr"]).statistic if len(d) >= 3 else np.nan
+        ax.set_title(f"{what}\nSpearman {rho:.2f} over {len(d)} pairs", fontsize=9)
+        ax.axhline(1, ls=":", color="grey")
+        ax.set_xlabel(f"proxy accuracy vs the golden RM's preferences\n{ACC_UNIT}", fontsize=9)
+        if not len(d):
+            _note(ax, "not run (role_swap.flip_rates / role_swap.rl)")
+    axes[0, 0].set_ylabel("NDR against the golden RM\n[golden gain / golden RM's own gain]", fontsize=9.5)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, title="golden RM", loc="outside right center", fontsize=8)
+    fig.suptitle("Role swap (Wen et al. 2024): every RM of a family as golden RM, every other as proxy", fontsize=12)
+    save(fig, stem)

@@ -25,7 +25,7 @@ from overopt.fit import (
 )
 from overopt.metrics.saturation import saturated
 from overopt.tables.curves import CURVE_KEYS, RM_COLUMNS
-from overopt.targets import PROXY
+from overopt.targets import GRID, PROXY
 
 SEED_COLUMN = {"rl": "rl_seed", "daa": "daa_seed"}
 
@@ -117,7 +117,7 @@ def _joint_rows(rel: pd.DataFrame, level: float) -> list[dict]:
     proxies (the references left out): one alpha is shared by proxies trained the same way."""
     rows = []
     setting = ["method", *CURVE_KEYS["rl"][0], "curve", "objective"]
-    keep = (rel["kind"] == PROXY) & (rel["saturated"] != True)
+    keep = (rel["kind"] == PROXY) & (rel["family"] == GRID) & (rel["saturated"] != True)
     for vals, g in rel[keep].groupby(setting, dropna=False, sort=False):
         try:
             j = fit_rl_shared_alpha(g, level)
@@ -138,7 +138,7 @@ def per_proxy_runs(fits: pd.DataFrame) -> pd.DataFrame:
     """What the coefficient scaling regresses: one fit per proxy and run setting (the pooled
     row where the setting has several seeds, else its one run), saturated runs included
     (``scaling_table`` leaves them out and counts them)."""
-    f = fits[(fits["kind"] == PROXY) & (fits["form"] != "rl_joint")]
+    f = fits[(fits["kind"] == PROXY) & (fits["family"] == GRID) & (fits["form"] != "rl_joint")]
     pooled = f[f["n_seeds"] > 1]
     if pooled.empty:
         return f

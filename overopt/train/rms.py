@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from overopt import runtime
+from overopt.data.labels import flip_again
 from overopt.data.splits import heldout_pairs, read_pairs, training_pairs
 from overopt.metrics.accuracy import pairwise_accuracy
 from overopt.models import (
@@ -118,7 +119,7 @@ def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = No
     from trl import RewardConfig, RewardTrainer
 
     pairs = read_pairs(pairs_csv)
-    train = training_pairs(pairs, s.data_size, pairs_csv)
+    train = flip_again(training_pairs(pairs, s.data_size, pairs_csv), s.flip, s.seed)
     runtime.seed_all(s.seed)
     model, tok = init_proxy(s.size, s.tokenizer, s.n_positions, s.trust_remote_code)
     data = Dataset.from_pandas(train[["prompt", "chosen", "rejected"]], preserve_index=False)
@@ -138,7 +139,8 @@ def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = No
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     metrics = heldout_metrics(RewardModel(model, tok), heldout_pairs(pairs))
-    return {"rm": s.id, "kind": PROXY, "family": "grid", "rm_size": s.size["name"], "data_size": s.data_size,
+    base = s.labels["flip_rate"]  # the labeling's own flips, then the member's: the share flipped against gold
+    return {"rm": s.id, "kind": PROXY, "family": s.family, "rm_size": s.size["name"], "data_size": s.data_size,
             "objective": s.objective, "seed": s.seed, "label_mode": s.labels["mode"],
-            "flip_rate": s.labels["flip_rate"], "params": count_params(model),
+            "flip_rate": base + s.flip - 2 * base * s.flip, "params": count_params(model),
             "train_loss": float(result.training_loss), "steps": int(result.global_step), **metrics}

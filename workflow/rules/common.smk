@@ -10,7 +10,14 @@ S = stage_settings.Stages(config)  # every job's settings, from the validated co
 T = S.targets  # the target registry: every RM optimized against or scored by
 OTHER_POLICIES = [p["name"] for p in config["policy"]["more_sizes"]]  # the policy-size axis
 RL_PLAN = target_grid.rl_runs(config, [t.id for t in T.rl_targets])
-RL_RUNS = [f"{R}/rl/{r['policy']}/{r['algo']}/{r['rm']}/kl{r['kl']}-s{r['seed']}" for r in RL_PLAN]
+
+
+def rl_run(r):
+    return f"{R}/rl/{r['policy']}/{r['algo']}/{r['rm']}/kl{r['kl']}-s{r['seed']}"
+
+
+RL_RUNS = [rl_run(r) for r in RL_PLAN]
+ROLE_SWAP_SAMPLES = [f"{rl_run(r)}.samples.csv" for r in target_grid.role_swap_runs(config)]
 DAA_PROXY = target_grid.daa_proxy(config)
 DAA_RUNS = [f"{R}/daa/{r['policy']}/{r['loss']}/beta{r['beta']}-s{r['seed']}" for r in target_grid.daa_runs(config)]
 RL_CURVES, DAA_CURVES = [f"{r}.csv" for r in RL_RUNS], [f"{r}.csv" for r in DAA_RUNS]

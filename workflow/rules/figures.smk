@@ -34,6 +34,7 @@ rule rm_figures:
         correlations=rules.rm_eval.output.correlations,
         report_card=rules.rm_eval.output.report_card,
         predictors=rules.rm_eval.output.predictors,
+        role_swap=rules.role_swap.output[0],
         curves=rules.curves.output[0],
         code=code("rm_figures"),
     params:

@@ -72,6 +72,7 @@ rule replication:
     input:
         curves=rules.curves.output[0],
         fits=rules.fits.output.fits,
+        role_swap=rules.role_swap.output[0],
         code=code("replication"),
     params:
         hp=S.replication(),

@@ -9,4 +9,7 @@ from overopt.tables.replication import replication_table
 s = settings.Replication(**snakemake.params.hp)
 runtime.job(snakemake, 0)
 fits = read_table(snakemake.input.fits, {"method": "str", "rm": "str", "curve": "str", "form": "str"})
-replication_table(read_curves(snakemake.input.curves), fits, **s.options()).to_csv(snakemake.output[0], index=False)
+role_swap = read_table(snakemake.input.role_swap, {"view": "str", "golden": "str", "proxy": "str", "method": "str"},
+                       min_rows=0)
+replication_table(read_curves(snakemake.input.curves), fits, role_swap=role_swap,
+                  **s.options()).to_csv(snakemake.output[0], index=False)

@@ -1,0 +1,50 @@
+"""Wen et al. 2024's claims, on its own design: over the role-swapped ordered pairs of a family
+of RMs, accuracy correlates only weakly with the downstream gain (Spearman 0.753 for BoN, 0.610
+for PPO), and the same over the Gao grid as a second view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from overopt.tables.replication.common import WEN, _off, _row, inside
+
+STAT = "Spearman of accuracy vs NDR over the ordered (golden, proxy) pairs"
+RULE = ("replicated if the CI lies inside (0, weak_rho): positive but clearly short of a ranking; not replicated if it "
+        "lies wholly outside; CI: percentile bootstrap over RMs (a draw of the family's members with replacement, "
+        "every ordered pair of two different RMs; role_swap.pair_correlation)")
+CLAIMS = [  # (claim, view, method, point, paper value, what)
+    ("acc_ndr_weak_bon", "flip", "bon", None, 0.753, "BoN"),
+    ("acc_ndr_weak_rl_step", "flip", "rl", "step", 0.610, "RL at a fixed step"),
+    ("acc_ndr_weak_rl_kl", "flip", "rl", "kl", 0.610, "RL at a KL budget"),
+    ("acc_ndr_weak_bon_grid", "grid", "bon", None, 0.753, "BoN, the Gao grid and gold role-swapped (a second view)"),
+]
+
+
+def _wen(table: pd.DataFrame | None, level: float, n_boot: int, seed: int, weak_rho: float) -> list[dict]:
+    from overopt.tables.role_swap import pair_correlation
+
+    rule = RULE.replace("weak_rho", f"weak_rho = {weak_rho:g}")
+    rows = []
+    for claim, view, method, point, paper, what in CLAIMS:
+        t = pd.DataFrame() if table is None else table[(table["view"] == view) & (table["method"] == method)]
+        if method == "bon" and not t.empty:
+            t = t[t["n"] == t["n"].min()]
+            what = f"{what}, n = {int(t['n'].iloc[0])}"
+        elif not t.empty:
+            t = t[t["rl_point"] == point]
+            at = (f"step {int(t['rl_step'].iloc[0])}" if point == "step" else f"{t['kl_budget'].iloc[0]:g} nats") \
+                if not t.empty else ""
+            what = f"{what} ({at})"
+        if t.empty or np.isfinite(t["ndr"].astype(float)).sum() < 3:
+            reason = {"flip": "no role-swap family (role_swap.flip_rates)" if method == "bon"
+                      else "no role-swap RL runs (role_swap.rl)", "grid": "fewer than two RMs"}[view]
+            rows.append(_off(WEN, claim, STAT, rule, reason, paper_value=paper))
+            continue
+        c = pair_correlation(t, n_boot=n_boot, level=level, seed=seed)
+        desc = (f"{what}: accuracy against the golden RM's preferences vs NDR against it, over {c['n_pairs']} ordered "
+                f"pairs of {c['n_rms']} RMs ({view} view)")
+        ci = (c["ci_low"], c["ci_high"])
+        rows.append(_row(WEN, claim, desc, STAT, rule, inside(*ci, 0.0, weak_rho), c["value"], ci, c["n_pairs"],
+                         paper_value=paper))
+    return rows

@@ -1,0 +1,173 @@
+"""Wen et al. 2024's role swap (docs/science.md, "Wen"): every RM of a family serves as the
+golden RM and every other as the proxy, and the proxy's accuracy against the golden RM's
+preferences is set beside its normalized drop ratio (NDR) against the same golden RM.
+
+Per ordered pair (golden g, proxy p), ``g != p``:
+
+- ``accuracy``: p's pairwise accuracy against g's preferences on the reference pool's disjoint
+  pairs (samples 2i and 2i+1 of every eval prompt; ties as in ``metrics.accuracy``).
+- BoN: ``ndr = (E g[BoN_n by p] - E g[pi_init]) / (E g[BoN_n by g] - E g[pi_init])``, exact from
+  the one pool scored by every RM (``metrics.bon.per_prompt``; no new sampling).
+- RL: the run against p and the run against g (same settings), both scored by g:
+  ``ndr = gain_g(run p) / gain_g(run g)``, the gain of g's mean score over its step-0 value, at
+  a fixed step and at a KL budget (interpolated along the run's KL; NaN where the run never
+  reaches it).
+
+Two views: ``flip`` (the family of one size and data size with labels flipped at several rates,
+Wen's design) and ``grid`` (the gold RM and Gao's grid of proxies, BoN only: its RL runs are
+not scored by every RM). The correlation of accuracy with NDR over the ordered pairs is not a
+correlation of independent points (each RM appears in 2(N-1) pairs), so its interval is a
+bootstrap over RMs: draw N members with replacement, keep every ordered pair of two different
+draws that are different RMs (:func:`pair_correlation`; coverage: tests/test_role_swap.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from overopt.inputs import load_array, load_npz, read_json
+from overopt.metrics.accuracy import pairwise_accuracy
+from overopt.metrics.bon import per_prompt
+from overopt.tables.curves import read_samples, target_meta
+
+COLUMNS = ["view", "golden", "proxy", "golden_flip_rate", "proxy_flip_rate", "golden_gold_accuracy",
+           "proxy_gold_accuracy", "method", "n", "rl_point", "rl_step", "kl_budget", "policy", "algorithm", "kl_coef",
+           "rl_seed", "accuracy", "proxy_gain", "golden_gain", "ndr"]
+RL_SETTING = ["policy", "algorithm", "kl_coef", "rl_seed"]
+
+
+def pool_accuracy(proxy: np.ndarray, golden: np.ndarray) -> float:
+    """Accuracy of ``proxy`` against ``golden``'s preferences on the pool's disjoint pairs."""
+    m = proxy.shape[1] // 2 * 2
+    return pairwise_accuracy(proxy[:, 0:m:2] - proxy[:, 1:m:2], golden[:, 0:m:2] - golden[:, 1:m:2])
+
+
+def bon_rows(scores: dict[str, np.ndarray], ns: list[int]) -> list[dict]:
+    """BoN rows of every ordered pair of ``scores`` (id -> pool scores [prompts, N])."""
+    ns = sorted(set(ns))
+    own = {g: per_prompt(s, s, ns)[1].mean(0) - s.mean() for g, s in scores.items()}  # BoN by g itself
+    rows = []
+    for g, sg in scores.items():
+        for p, sp in scores.items():
+            if p == g:
+                continue
+            gain = per_prompt(sg, sp, ns)[1].mean(0) - sg.mean()
+            acc = pool_accuracy(sp, sg)
+            rows += [{"golden": g, "proxy": p, "method": "bon", "n": n, "accuracy": acc, "proxy_gain": gain[i],
+                      "golden_gain": own[g][i], "ndr": gain[i] / own[g][i]} for i, n in enumerate(ns)]
+    return rows
+
+
+def _at(frame: pd.DataFrame, step: int | None, kl_budget: float) -> tuple[int, float, float]:
+    """(step used, gain at that step, gain at the KL budget) of one run's per-step means."""
+    r = frame.sort_values("step")
+    gain = r["score"] - r["score"].iloc[0]
+    at = r["step"].iloc[-1] if step is None else step
+    kl = r["kl"].cummax()
+    at_kl = float(np.interp(kl_budget, kl, gain)) if kl.iloc[-1] >= kl_budget else np.nan
+    return int(at), float(gain[r["step"] == at].iloc[0]), at_kl
+
+
+def rl_rows(runs: dict[str, pd.DataFrame], run_scores: dict[str, dict[str, np.ndarray]], pool: dict[str, np.ndarray],
+            step: int | None, kl_budget: float) -> list[dict]:
+    """RL rows of every ordered pair: ``runs`` (target id -> its samples), ``run_scores``
+    (golden id -> target id -> golden's scores of that run's samples), ``pool`` for accuracy."""
+    means = {}  # (golden, target) -> per-step mean golden score and KL
+    for g, by_run in run_scores.items():
+        for t, sc in by_run.items():
+            r = runs[t]
+            if len(sc) != len(r):
+                raise ValueError(f"{g}'s scores of the run against {t}: {len(sc)} values for {len(r)} samples")
+            means[g, t] = r.assign(score=sc).groupby("step", as_index=False)[["score", "kl"]].mean()
+    rows = []
+    for g in run_scores:
+        at, own_step, own_kl = _at(means[g, g], step, kl_budget)
+        for p in run_scores:
+            if p == g:
+                continue
+            _, gain_step, gain_kl = _at(means[g, p], at, kl_budget)
+            setting = {c: runs[p][c].iloc[0] for c in RL_SETTING}
+            acc = pool_accuracy(pool[p], pool[g])
+            rows.append({"golden": g, "proxy": p, "method": "rl", "rl_point": "step", "rl_step": at, **setting,
+                         "accuracy": acc, "proxy_gain": gain_step, "golden_gain": own_step, "ndr": gain_step / own_step})
+            rows.append({"golden": g, "proxy": p, "method": "rl", "rl_point": "kl", "kl_budget": kl_budget, **setting,
+                         "accuracy": acc, "proxy_gain": gain_kl, "golden_gain": own_kl, "ndr": gain_kl / own_kl})
+    return rows
+
+
+def _identity(frame: pd.DataFrame, metas: dict[str, dict], view: str) -> pd.DataFrame:
+    for role in ("golden", "proxy"):
+        frame[f"{role}_flip_rate"] = frame[role].map(lambda r: metas[r]["flip_rate"])
+        frame[f"{role}_gold_accuracy"] = frame[role].map(lambda r: metas[r].get("gold_accuracy", np.nan))
+    return frame.assign(view=view)
+
+
+def role_swap_table(s, pool_scores: dict[str, str], metas: dict[str, str], samples: list[str],
+                    run_scores: dict[str, str]) -> pd.DataFrame:
+    """The role-swap table (columns ``COLUMNS``; ``settings.RoleSwap``): ``pool_scores`` and
+    ``metas`` by RM id (every RM of both views), ``samples`` the role-swap RL runs' sample files,
+    ``run_scores`` by member id (``data.run_scores``; empty without the RL arm)."""
+    meta = {rm: {**target_meta(path), "gold_accuracy": read_json(path).get("gold_accuracy", np.nan)}
+            for rm, path in metas.items()}
+    pool = {rm: load_array(path, (None, s.N)) for rm, path in pool_scores.items()}
+    frames = []
+    for view, ids in (("flip", s.family), ("grid", s.grid)):
+        if len(ids) < 2:
+            continue
+        rows = bon_rows({rm: pool[rm] for rm in ids}, s.bon_n)
+        if view == "flip" and run_scores:
+            runs = {}
+            for path in samples:
+                r = read_samples([path])
+                runs[r["rm"].iloc[0]] = r
+            scored = {g: load_npz(path, {t: (len(runs[t]),) for t in runs}) for g, path in run_scores.items()}
+            rows += rl_rows(runs, scored, pool, s.rl_step, s.kl_budget)
+        frames.append(_identity(pd.DataFrame(rows), meta, view))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    return out.reindex(columns=COLUMNS)
+
+
+# --- correlations over ordered pairs ---------------------------------------------------------
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return np.nan
+    return float(stats.spearmanr(a[ok], b[ok]).statistic)
+
+
+def pair_correlation(frame: pd.DataFrame, x: str = "accuracy", y: str = "ndr", *, n_boot: int = 1000,
+                     level: float = 0.95, seed: int = 0) -> dict:
+    """Spearman of ``x`` with ``y`` over the ordered pairs of one view, method and point, and
+    its percentile interval from a bootstrap over RMs (module docstring). Returns value,
+    ci_low, ci_high, n_pairs, n_rms, n_boot_ok."""
+    rms = sorted(set(frame["golden"]) | set(frame["proxy"]))
+    index = {r: i for i, r in enumerate(rms)}
+    k = len(rms)
+    X, Y = np.full((k, k), np.nan), np.full((k, k), np.nan)
+    gi, pi = frame["golden"].map(index).to_numpy(), frame["proxy"].map(index).to_numpy()
+    X[gi, pi], Y[gi, pi] = frame[x].to_numpy(float), frame[y].to_numpy(float)
+    value = _spearman(X[gi, pi], Y[gi, pi])
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        draw = rng.integers(0, k, k)
+        a, b = np.meshgrid(draw, draw, indexing="ij")
+        keep = a != b  # two draws of one RM are not a pair
+        boots.append(_spearman(X[a[keep], b[keep]], Y[a[keep], b[keep]]))
+    boots = np.asarray(boots)
+    boots = boots[np.isfinite(boots)]
+    lo, hi = (np.quantile(boots, [(1 - level) / 2, (1 + level) / 2]) if boots.size >= 10 else (np.nan, np.nan))
+    return {"value": value, "ci_low": float(lo), "ci_high": float(hi), "n_pairs": int(np.isfinite(X[gi, pi] + Y[gi, pi]).sum()),
+            "n_rms": k, "n_boot_ok": int(boots.size)}
+
+
+def correlations(table: pd.DataFrame, **boot) -> pd.DataFrame:
+    """:func:`pair_correlation` per view, method and point (BoN n; RL step or KL budget)."""
+    n = pd.to_numeric(table["n"]).fillna(0).astype(int).astype(str)
+    t = table.assign(point=np.where(table["method"] == "bon", "n" + n, table["rl_point"]))
+    rows = [{"view": v, "method": m, "point": pt, **pair_correlation(g, **boot)}
+            for (v, m, pt), g in t.groupby(["view", "method", "point"], sort=True)]
+    return pd.DataFrame(rows, columns=["view", "method", "point", "value", "ci_low", "ci_high", "n_pairs", "n_rms",
+                                       "n_boot_ok"])
