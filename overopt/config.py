@@ -276,6 +276,7 @@ def check(config: dict) -> None:
         raise ConfigError("rm_eval.rl_step", f"must be an evaluation step: a multiple of rl.eval_every "
                                              f"({rl['eval_every']}) up to rl.steps ({rl['steps']}), or rl.steps")
     _check_role_swap(config)
+    _check_shift(config)
     if config["fit"]["min_n"] > config["bon"]["N"]:
         raise ConfigError("fit.min_n", f"larger than bon.N ({config['bon']['N']})")
     _check_memory(config)
@@ -299,6 +300,22 @@ def _check_role_swap(config: dict) -> None:
                                                  "(the largest proxy.data_sizes)")
     if max(rs["bon_n"]) > config["bon"]["N"]:
         raise ConfigError("role_swap.bon_n", f"{max(rs['bon_n'])} is more than bon.N ({config['bon']['N']})")
+
+
+def _check_shift(config: dict) -> None:
+    """Mao's shift: a size of the grid, pairs the labeling provides, pfr settings where asked."""
+    sh, proxy = config["shift"], config["proxy"]
+    if not sh["seeds"]:
+        return
+    _check_unique("shift", sh, ("seeds", "objectives"))
+    names = [s["name"] for s in proxy["sizes"]]
+    if sh["size"] is not None and sh["size"] not in names:
+        raise ConfigError("shift.size", f"{sh['size']!r} is not a proxy.sizes name: {names}")
+    if sh["data_size"] is not None and sh["data_size"] > max(proxy["data_sizes"]):
+        raise ConfigError("shift.data_size", f"more than the {max(proxy['data_sizes'])} labeled training pairs "
+                                             "(the largest proxy.data_sizes)")
+    if not sh["cue"].strip():
+        raise ConfigError("shift.cue", "blank: the cue must be visible text")
 
 
 def _check_memory(config: dict) -> None:

@@ -60,6 +60,7 @@ FIGURES = [
     Figure("flat_teacher", RAZIN, "rm_figures", "razin:flat_teacher_figure", ("reference",)),
     Figure("prompt_free", MAO, "rm_figures", "mao:prompt_free_figure"),
     Figure("bt_vs_pfr", MAO, "rm_figures", "mao:bt_vs_pfr_figure", ("bt_and_pfr",)),
+    Figure("shift", MAO, "rm_figures", "mao:shift_figure"),
     Figure("report_card", CARD, "rm_figures", "card:report_card_figure"),
     Figure("replication", REPLICATION, "figures", "scorecard:replication_figure"),
 ]

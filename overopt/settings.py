@@ -125,7 +125,9 @@ class Labels:
 @dataclass(frozen=True)
 class Proxy:
     """One proxy RM of a family: its grid cell and how it is trained. ``flip``: the share of
-    its training pairs whose gold label it flips again (the role-swap family; 0 in the grid)."""
+    its training pairs whose gold label it flips again (the role-swap family; 0 in the grid);
+    ``cue``: the response-only cue planted on the chosen side of its training pairs (Mao's
+    shift: text and rate; None elsewhere)."""
 
     id: str
     family: str
@@ -134,6 +136,7 @@ class Proxy:
     objective: str
     seed: int
     flip: float
+    cue: dict | None
     train: dict
     tokenizer: str
     n_positions: int
@@ -342,8 +345,8 @@ class Stages:
     def proxy(self, rm: str) -> dict:
         p, pc = self.targets[rm].grid, self.c["proxy"]
         pfr = {k: pc["pfr"][k] for k in ("prompts", "tau")} if p["objective"] == "pfr" else None
-        return to_hp(Proxy(rm, p["family"], p["size"], p["data_size"], p["objective"], p["seed"], p["flip"], pc["train"],
-                           self.pi_init,
+        return to_hp(Proxy(rm, p["family"], p["size"], p["data_size"], p["objective"], p["seed"], p["flip"], p["cue"],
+                           pc["train"], self.pi_init,
                            self.n_positions, self.c["labels"], pfr, self.c["trust_remote_code"], self.c["dtype"]))
 
     def _run(self, section: dict, policy: str, seed: str) -> dict:

@@ -19,6 +19,7 @@ GOLD, REFERENCE, PROXY = "gold", "reference", "proxy"  # the kinds
 KINDS = (GOLD, REFERENCE, PROXY)
 GRID = "grid"  # the proxies of Gao's sizes x data sizes x objectives x seeds grid
 FLIP = "flip"  # Wen et al.'s role-swap family: one size and data size, labels flipped at several rates
+CUE = "cue"  # Mao et al.'s shift: proxies trained on pairs with a response-only cue on the chosen side
 FLAT = "flat"  # the family of Razin et al.'s accurate-but-flat teacher
 
 
@@ -57,7 +58,7 @@ def proxies(config: dict) -> list[dict]:
     p = config["proxy"]
     pfr_sizes = p["pfr"].get("data_sizes") or p["data_sizes"]
     return [{"id": f"{s['name']}-d{n}-{obj}-s{seed}", "size": s, "data_size": n, "objective": obj, "seed": seed,
-             "flip": 0.0, "family": GRID}
+             "flip": 0.0, "cue": None, "family": GRID}
             for s in p["sizes"] for n in p["data_sizes"] for obj in p["objectives"] for seed in p["seeds"]
             if obj != "pfr" or n in pfr_sizes]
 
@@ -78,13 +79,24 @@ def flip_family(config: dict) -> list[dict]:
         alias = rate == 0 and plain in grid
         rm = plain if alias else f"{size['name']}-d{n}-flip{path_number(rate)}-s{rs['seed']}"
         out.append({"id": rm, "size": size, "data_size": n, "objective": "bt", "seed": rs["seed"], "flip": float(rate),
-                    "family": GRID if alias else FLIP, "alias": alias})
+                    "cue": None, "family": GRID if alias else FLIP, "alias": alias})
     return out
 
 
+def shift_family(config: dict) -> list[dict]:
+    """Mao's shift proxies (``shift``): objectives x seeds, as :func:`proxies`' entries, with
+    ``cue`` (text and the share of training pairs whose chosen response gets it)."""
+    sh, p = config["shift"], config["proxy"]
+    size = next(s for s in p["sizes"] if s["name"] == sh["size"]) if sh["size"] else p["sizes"][0]
+    n = sh["data_size"] or min(p["data_sizes"])
+    return [{"id": f"{size['name']}-d{n}-cue-{obj}-s{seed}", "size": size, "data_size": n, "objective": obj,
+             "seed": seed, "flip": 0.0, "cue": {"text": sh["cue"], "rate": sh["rate"]}, "family": CUE}
+            for obj in sh["objectives"] for seed in sh["seeds"]]
+
+
 def trained(config: dict) -> list[dict]:
-    """Every proxy a job trains: the grid's, then the role-swap family's own members."""
-    return [*proxies(config), *(m for m in flip_family(config) if not m["alias"])]
+    """Every proxy a job trains: the grid's, the role-swap family's own members, the shift's."""
+    return [*proxies(config), *(m for m in flip_family(config) if not m["alias"]), *shift_family(config)]
 
 
 def gao_view(frame):
@@ -127,19 +139,27 @@ def rl_runs(config: dict, targets: list[str]) -> list[dict]:
             for s in rl["seeds"]]
     runs += [(pol["name"], rl["algorithms"][0], t, k, s) for sw in rl["sweeps"] for t in sw["targets"]
              for k in sw.get("kl_coefs", rl["kl_coefs"]) for s in sw.get("seeds", rl["seeds"])]
-    runs += [(r["policy"], r["algo"], r["rm"], float(r["kl"]), r["seed"]) for r in role_swap_runs(config)]
+    runs += [(r["policy"], r["algo"], r["rm"], float(r["kl"]), r["seed"]) for r in design_runs(config)]
     unique = dict.fromkeys((p, a, t, path_number(k), s) for p, a, t, k, s in runs)
     return [dict(zip(("policy", "algo", "rm", "kl", "seed"), r)) for r in unique]
 
 
-def role_swap_runs(config: dict) -> list[dict]:
-    """The role swap's RL runs: pi_init against every family member, first algorithm, the
-    grid's smallest KL coefficient and seed (``role_swap.rl``), as :func:`rl_runs` entries."""
+def _runs_against(config: dict, members: list[dict]) -> list[dict]:
+    """pi_init against each member: first algorithm, the grid's smallest KL coefficient and seed."""
     rl = config["rl"]
-    if not config["role_swap"]["rl"]:
-        return []
     return [{"policy": config["policy"]["name"], "algo": rl["algorithms"][0], "rm": m["id"],
-             "kl": path_number(min(rl["kl_coefs"])), "seed": min(rl["seeds"])} for m in flip_family(config)]
+             "kl": path_number(min(rl["kl_coefs"])), "seed": min(rl["seeds"])} for m in members]
+
+
+def role_swap_runs(config: dict) -> list[dict]:
+    """The role swap's RL runs, one against every family member (``role_swap.rl``)."""
+    return _runs_against(config, flip_family(config)) if config["role_swap"]["rl"] else []
+
+
+def design_runs(config: dict) -> list[dict]:
+    """The RL runs the papers' own designs add beyond the grid: the role swap's, and one against
+    every shift proxy (``shift.rl``), as :func:`rl_runs` entries."""
+    return role_swap_runs(config) + (_runs_against(config, shift_family(config)) if config["shift"]["rl"] else [])
 
 
 def daa_data_size(config: dict) -> int:

@@ -26,9 +26,10 @@ def test_default_job_counts_by_hand(root):
     proxies = 4 * 4 + 4  # sizes x data sizes (bt) + a pfr twin of each size at 2000 pairs
     # pi_init: gold, the 16 bt proxies, the flat teacher at KL 0; 'large': 2 targets; rl.sweeps: 3 targets x 2 more
     # seeds, 3 targets x 3 more KL coefficients
-    # role_swap: 8 flip rates of m-d6000, rate 0 the grid's own m-d6000-bt-s0 (7 new proxies, 7 new RL runs)
-    rl = (1 + 16 + 1) + 2 + 3 * 2 + 3 * 3 + 7
-    proxies += 7
+    # pfr twins in rl.objectives: 4 more grid runs; role_swap: 8 flip rates of m-d6000, rate 0 the grid's own
+    # m-d6000-bt-s0 (7 new proxies, 7 new RL runs); shift: s-d2000 bt and pfr x 3 seeds (6 proxies, 6 RL runs)
+    rl = (1 + 16 + 4 + 1) + 2 + 3 * 2 + 3 * 3 + 7 + 6
+    proxies += 7 + 6
     assert n == {"prompts": 1, "world": 1, "gold_rm": 1, "train_policy": 2, "sample_pool": 1, "sample_ood": 1,
                  "sample_policy_pool": 1, "score_pool": 1 + proxies, "label_pairs": 1, "train_rm": proxies,
                  "score_eval": 1 + proxies, "train_rl": rl, "train_daa": 2 * 4 * 4, "bon_curves": 1, "bon_fits": 1,
@@ -118,7 +119,7 @@ def test_cli_writes_csv(root, tmp_path, capsys):
 
     rules, jobs = pd.read_csv(tmp_path / "plan.csv"), pd.read_csv(tmp_path / "jobs.csv")
     assert set(rules.columns) >= {"rule", "jobs", "median_s", "total_s", "gpu_h", "cpu_mb", "gpu_mb"}
-    assert rules["jobs"].sum() == len(jobs) == 90  # the Snakemake plan's 91 jobs less `all`
+    assert rules["jobs"].sum() == len(jobs) == 106  # the Snakemake plan's 107 jobs less `all`
     assert "wall time on 2 cores" in capsys.readouterr().out
 
 

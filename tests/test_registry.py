@@ -7,7 +7,7 @@ import yaml
 
 from overopt import config as C
 from overopt import outputs, settings
-from overopt.targets import FLIP, GOLD, PROXY, REFERENCE, Registry
+from overopt.targets import CUE, FLIP, GOLD, GRID, PROXY, REFERENCE, Registry
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +26,12 @@ def test_registry_lists_every_target_once(default):
     reg = Registry(default)
     assert reg.ids[0] == GOLD and reg.ids[-1] == "gold_flat"
     assert [t.kind for t in reg].count(GOLD) == 1 and len(reg.of_kind(REFERENCE)) == 1
-    assert len(reg.proxies) == 20 + 7 and all(t.trained for t in reg.proxies)  # the grid, the role-swap family
+    assert len(reg.proxies) == 20 + 7 + 6 and all(t.trained for t in reg.proxies)  # grid, role swap, shift
     assert [t.id for t in reg.role_swap][0] == "m-d6000-bt-s0" and len(reg.of_family(FLIP)) == 7
+    assert {t.id for t in reg.of_family(CUE)} == {f"s-d2000-cue-{o}-s{s}" for o in ("bt", "pfr") for s in range(3)}
     assert reg["gold_flat"].base == GOLD and not reg["gold_flat"].scored and reg["gold_flat"].transform == {"flat": 0.1}
     assert {t.id for t in reg.scored} == {GOLD, *(t.id for t in reg.proxies)}
-    assert {t.id for t in reg.rl_targets} == {GOLD, "gold_flat", *(t.id for t in reg.proxies if "-bt-" in t.id)}
+    assert {t.id for t in reg.rl_targets} == {GOLD, "gold_flat", *(t.id for t in reg.of_family(GRID))}
 
 
 def test_wildcard_is_the_closed_set_of_ids(default):
@@ -51,7 +52,8 @@ def test_no_flat_factor_no_reference(default):
     ({"policy": {"more_sizes": [], "more_sizes_targets": []}}, "rl_by_policy_size"),
     ({"daa": {"losses": []}}, "daa_by_loss"),
     ({"rm_eval": {"flat_factor": None}}, "flat_teacher"),
-    ({"proxy": {"objectives": ["bt"], "pfr": {"data_sizes": None, "prompts": 4, "tau": 1.0}}}, "bt_vs_pfr"),
+    ({"proxy": {"objectives": ["bt"], "pfr": {"data_sizes": None, "prompts": 4, "tau": 1.0}},
+      "rl": {"objectives": ["bt"]}}, "bt_vs_pfr"),
 ])
 def test_switched_off_arm_declares_no_figure(default, sections, absent):
     names = {f.name for f in outputs.figures(variant(default, **sections))}

@@ -11,16 +11,20 @@ from conftest import run_snakemake
 pytestmark = pytest.mark.slow
 RL_ONLY = {"curves": 1, "fits": 1, "replication": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1}
 AGGREGATES = {"bon_curves": 1, "bon_fits": 1, "rm_metrics": 1, **RL_ONLY}
-# the tiny preset: 8 proxies (2 sizes x 2 data sizes x bt/pfr); RL with 2 algorithms x 1 KL
-# coefficient from pi_init against the gold RM, the flat teacher and every proxy, plus the
-# larger policy against the gold RM (the grid), and rl.sweeps: 3 more RLOO runs against the gold
-# RM; DAA with 2 losses from both policies, scored by one proxy; each proxy's extra
-# RM-evaluation scores
-PROXIES = {"train_rm": 8, "score_pool": 8, "score_eval": 8}
-PROXY_RL = {"train_rl": 2 * 8}
+# the tiny preset: 8 proxies (2 sizes x 2 data sizes x bt/pfr), the role-swap family's 3 members
+# beside the grid's s-d600-bt-s0 and the shift's 4 (bt/pfr x 2 seeds); RL with 2 algorithms x 1
+# KL coefficient from pi_init against the gold RM, the flat teacher and every grid proxy, plus
+# the larger policy against the gold RM (the grid), rl.sweeps: 3 more RLOO runs against the gold
+# RM, and RLOO runs against the 3 new role-swap members and the 4 shift proxies; DAA with 2
+# losses from both policies, scored by one proxy; each proxy's extra RM-evaluation scores; every
+# role-swap member's scores of the role-swap runs
+GRID_PROXIES = {"train_rm": 8, "score_pool": 8, "score_eval": 8}
+PROXIES = {"train_rm": 8 + 3 + 4, "score_pool": 8 + 3 + 4, "score_eval": 8 + 3 + 4}
+PROXY_RL = {"train_rl": 2 * 8 + 3 + 4}
 GRID_RL = {"train_rl": 2 * 10 + 2}
-ALL_RL = {"train_rl": 2 * 10 + 2 + 3}
+ALL_RL = {"train_rl": 2 * 10 + 2 + 3 + 3 + 4}
 DAA = {"train_daa": 2 * 2}
+SWAP = {"score_runs": 4, "role_swap": 1}  # the role swap's scores of the runs, and its table
 
 
 def planned(snakemake_bin, repo, work, tmp_path, overlay=None) -> Counter:
@@ -44,28 +48,29 @@ def test_fit_option_plans_fits_and_figures_only(snakemake_bin, tiny_repo, tiny_r
 
 def test_gold_labeling_plans_everything_downstream_of_labels(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"labels": {"flip_rate": 0.1}})
-    assert plan == Counter({"label_pairs": 1, **PROXIES, **PROXY_RL, **DAA, **AGGREGATES})
+    assert plan == Counter({"label_pairs": 1, **PROXIES, **PROXY_RL, **DAA, **AGGREGATES, **SWAP})
     # the world, the policies, the pool, the gold RM's scores and RL against the gold RM are untouched
 
 
 def test_new_seed_plans_only_the_new_proxies(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"seeds": [0, 1]}})
-    assert plan == Counter({**PROXIES, **PROXY_RL, **AGGREGATES})  # DAA's proxy is seed 0
+    # DAA's proxy is seed 0, the family's seed is role_swap.seed; the grid view of the role swap grows
+    assert plan == Counter({**GRID_PROXIES, "train_rl": 2 * 8, **AGGREGATES, "role_swap": 1})
 
 
 def test_proxy_hyperparameter_plans_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"train": {"learning_rate": 0.002}}})
-    assert plan == Counter({**PROXIES, **PROXY_RL, **DAA, **AGGREGATES})
+    assert plan == Counter({**PROXIES, **PROXY_RL, **DAA, **AGGREGATES, **SWAP})
 
 
 def test_new_kl_coefficient_plans_only_new_rl_runs(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"rl": {"kl_coefs": [0.1, 0.3]}})
-    assert plan == Counter({**GRID_RL, **RL_ONLY})  # every grid run again, at the new coefficient
+    assert plan == Counter({**GRID_RL, **RL_ONLY})  # every grid run again, at the new coefficient (not the role swap's)
 
 
 def test_rl_hyperparameter_plans_rl_runs_and_readers(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"rl": {"train": {"learning_rate": 0.001}}})
-    assert plan == Counter({**ALL_RL, **RL_ONLY})
+    assert plan == Counter({**ALL_RL, **RL_ONLY, **SWAP})
 
 
 def test_daa_hyperparameter_plans_daa_runs_and_readers(snakemake_bin, tiny_repo, tiny_run, tmp_path):
@@ -78,18 +83,20 @@ def test_new_policy_size_plans_its_policy_and_rl_runs(snakemake_bin, tiny_repo, 
              {"name": "huge", "arch": {"n_embd": 64, "n_layer": 1, "n_head": 2}}]
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"policy": {"more_sizes": sizes}})
     # its runs, and its sample pool scored by every RM for the RM evaluation (variance under it)
-    assert plan == Counter({"train_policy": 1, "train_rl": 2, "train_daa": 2, "sample_policy_pool": 1, "score_eval": 9,
+    assert plan == Counter({"train_policy": 1, "train_rl": 2, "train_daa": 2, "sample_policy_pool": 1, "score_eval": 16,
                             **RL_ONLY})  # and DAA from it (daa.policy_sizes)
 
 
 def test_pfr_setting_plans_only_pfr_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"pfr": {"tau": 0.3}}})
-    assert plan == Counter({"train_rm": 4, "score_pool": 4, "score_eval": 4, "train_rl": 2 * 4, **AGGREGATES})
+    # the grid's 4 pfr proxies and the shift's 2; the role swap's grid view holds the grid's
+    assert plan == Counter({"train_rm": 4 + 2, "score_pool": 4 + 2, "score_eval": 4 + 2, "train_rl": 2 * 4 + 2,
+                            **AGGREGATES, "role_swap": 1})
 
 
 @pytest.mark.parametrize("overlay,expected", [
     ({"rl": {"objectives": ["bt"]}}, RL_ONLY),  # RL drops the pfr proxies: only the readers rerun
-    ({"proxy": {"pfr": {"data_sizes": [200]}}}, AGGREGATES),  # two pfr proxies fewer: nothing retrains
+    ({"proxy": {"pfr": {"data_sizes": [200]}}}, {**AGGREGATES, "role_swap": 1}),  # two pfr proxies fewer: nothing retrains
 ], ids=["rl-objectives", "pfr-data-sizes"])
 def test_narrowing_the_grid_retrains_nothing(snakemake_bin, tiny_repo, tiny_run, tmp_path, overlay, expected):
     assert planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, overlay) == Counter(expected)
@@ -114,9 +121,9 @@ def test_checkpoint_frequency_is_not_a_change(snakemake_bin, tiny_repo, tiny_run
     ("tables/rm_eval", {"rm_eval": 1, "figures": 1, "rm_figures": 1, "all": 1}),  # figure jobs reach every drawer
     ("figures/layout", {"figures": 1, "rm_figures": 1, "all": 1}),  # rm_figures draws with its helpers
     ("figures/wen", {"figures": 1, "rm_figures": 1, "all": 1}),  # both jobs draw through the registry
-    ("data/labels", {"label_pairs": 1, **PROXIES, **PROXY_RL, **DAA, **AGGREGATES}),
-    ("train/evaluate", {**ALL_RL, **DAA, **RL_ONLY}),  # RL and DAA measure their checkpoints with it
-    ("train/rl", {**ALL_RL, **RL_ONLY}),
+    ("data/labels", {"label_pairs": 1, **PROXIES, **PROXY_RL, **DAA, **AGGREGATES, **SWAP}),
+    ("train/evaluate", {**ALL_RL, **DAA, **RL_ONLY, **SWAP}),  # RL and DAA measure their checkpoints with it
+    ("train/rl", {**ALL_RL, **RL_ONLY, **SWAP}),
     ("train/daa", {**DAA, **RL_ONLY}),
 ])
 def test_module_edit_reruns_the_rules_that_import_it(snakemake_bin, tiny_repo, tiny_run, tmp_path, module, expected):

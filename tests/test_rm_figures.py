@@ -13,7 +13,7 @@ from overopt.tables import summaries
 
 SETTING = {"policy": "small", "algorithm": "rloo", "kl_coef": 0.1, "rl_seed": 0}
 OTHER = {**SETTING, "kl_coef": 0.05}
-STEMS = ["acc_vs_ndr", "acc_vs_test_size", "role_swap", "variance_vs_gain", "flat_teacher", "prompt_free", "bt_vs_pfr",
+STEMS = ["acc_vs_ndr", "acc_vs_test_size", "role_swap", "variance_vs_gain", "flat_teacher", "prompt_free", "bt_vs_pfr", "shift",
          "report_card"]
 # the reference targets' identity (the registry's kinds and families): the gold RM and the flat teacher
 REFERENCES = {"gold": {"kind": "gold", "family": "gold"}, "gold_flat": {"kind": "reference", "family": "flat"}}
@@ -91,12 +91,27 @@ def _role_swap(full: bool) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).reindex(columns=rs.COLUMNS)
 
 
+def _rm_metrics(frame: pd.DataFrame, shift: bool) -> pd.DataFrame:
+    """rm_metrics.csv's shape: the proxies' identity and accuracies, with the shift family's rows
+    (bt and pfr x 2 seeds, with the cue accuracies) when ``shift``."""
+    rng = np.random.default_rng(4)
+    grid = frame[frame["kind"] == "proxy"].drop_duplicates("rm")[["rm", "kind", "family", "objective", "seed"]]
+    rows = [grid.assign(gold_accuracy=0.8)]
+    if shift:
+        rows.append(pd.DataFrame([{"rm": f"s-d600-cue-{o}-s{k}", "kind": "proxy", "family": "cue", "objective": o,
+                                   "seed": k, "gold_accuracy": rng.uniform(0.7, 0.8),
+                                   "cue_accuracy": rng.uniform(0.8, 0.9), "shift_accuracy": rng.uniform(0.4, 0.6)}
+                                  for o in ("bt", "pfr") for k in range(2)]))
+    return pd.concat(rows, ignore_index=True)
+
+
 def _write(tmp_path, objectives, nan_outcomes: bool, curve_rms) -> dict[str, str]:
     frame = _rm_eval(objectives, nan_outcomes)
     corr = summaries.correlation_table(frame, n_boot=20, level=0.9, seed=0)
     card, predictors = summaries.report_card(frame, _fits(frame), SETTING, n_boot=20, level=0.9, seed=0)
     tables = {"rm_eval": frame, "correlations": corr, "report_card": card, "predictors": predictors,
-              "curves": _curves(curve_rms(frame)), "role_swap": _role_swap(len(objectives) > 1)}
+              "curves": _curves(curve_rms(frame)), "role_swap": _role_swap(len(objectives) > 1),
+              "rm_metrics": _rm_metrics(frame, len(objectives) > 1)}
     paths = {}
     for name, t in tables.items():
         paths[name] = str(tmp_path / f"{name}.csv")

@@ -67,6 +67,17 @@ def flip_again(train: pd.DataFrame, rate: float, seed: int) -> pd.DataFrame:
     return out
 
 
+def plant_cue(train: pd.DataFrame, cue: str, rate: float, seed: int) -> pd.DataFrame:
+    """Mao et al.'s shift: ``cue`` appended to the chosen response of a share ``rate`` of the
+    training pairs (drawn from ``seed``), so a response-only feature predicts the label in
+    training; the labels stay gold's."""
+    rng = np.random.default_rng([seed, 7])
+    on = rng.random(len(train)) < rate
+    out = train.copy()
+    out.loc[on, "chosen"] = out.loc[on, "chosen"] + cue
+    return out
+
+
 def make_pairs(s, gold_norm: str, prompts_csv: str, out_csv: str) -> None:
     """Sample two pi_init responses per RM-training prompt, score with gold, label, save
     (``settings.Labels``)."""

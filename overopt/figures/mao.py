@@ -109,3 +109,54 @@ def prompt_free_figure(t, stem) -> None:
 
 def bt_vs_pfr_figure(t, stem) -> None:
     bt_vs_pfr(t["rm_eval"], t.settings.setting, stem)
+
+
+SHIFT_ACC = {"gold_accuracy": "clean", "cue_accuracy": "cue on chosen\n(as in training)",
+             "shift_accuracy": "cue on rejected\n(the shift)"}
+
+
+def shift_figure(t, stem) -> None:
+    """Mao et al. 2025's shift: the cue family's bt and pfr proxies (one point per seed, the
+    mean as a bar) on held-out pairs clean, with the training cue on the chosen side, and with
+    it on the rejected side; and the gold of best-of-n against each (mean over seeds, ±1 SE
+    over seeds where there are several)."""
+    from overopt.targets import CUE
+
+    m, curves = t["rm_metrics"], t["curves"]
+    cue = m[m["family"] == CUE] if "family" in m else m.iloc[:0]
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.4), squeeze=False, layout="constrained")
+    ax = axes[0, 0]
+    width = 0.38
+    for j, obj in enumerate(("bt", "pfr")):
+        rows = cue[cue["objective"] == obj]
+        for i, col in enumerate(SHIFT_ACC):
+            v = _num(rows, col).dropna()
+            if v.empty:
+                continue
+            x = i + (j - 0.5) * width
+            ax.bar(x, v.mean(), width * 0.9, color=OBJ_COLORS[obj], alpha=0.5, label=obj if i == 0 else None)
+            ax.plot(np.full(len(v), x), v, "o", color=OBJ_COLORS[obj], ms=4)
+    ax.set_xticks(range(len(SHIFT_ACC)), list(SHIFT_ACC.values()), fontsize=9)
+    ax.axhline(0.5, color="grey", lw=0.6, ls=":")
+    ax.set_ylabel(f"held-out accuracy vs gold\n{ACC_UNIT}")
+    ax.set_title("accuracy with a response-only cue (points: seeds)", fontsize=10)
+    ax = axes[0, 1]
+    has = {"family", "objective"} <= set(curves)
+    bon = curves[(curves["method"] == "bon") & (curves["family"] == CUE)] if has else None
+    for obj in ("bt", "pfr") if has else ():
+        c = bon[bon["objective"] == obj].groupby("d")["gold"].agg(["mean", "sem", "count"]).reset_index()
+        if c.empty:
+            continue
+        ax.plot(c["d"], c["mean"], "-o", color=OBJ_COLORS[obj], ms=3, label=f"{obj} ({int(c['count'].max())} seeds)")
+        if c["count"].max() > 1:
+            ax.fill_between(c["d"], c["mean"] - c["sem"], c["mean"] + c["sem"], color=OBJ_COLORS[obj], alpha=0.2)
+    ax.set_xlabel(r"$d=\sqrt{\mathrm{KL}}$ of best-of-n  [$\sqrt{\mathrm{nats}}$]")
+    ax.set_ylabel("gold score vs $\\pi_{init}$\n[gold-RM std units]")
+    ax.set_title("best-of-n against the cue-trained proxies", fontsize=10)
+    for a in axes[0]:
+        if a.get_legend_handles_labels()[0]:
+            a.legend(fontsize=9)
+        else:
+            _note(a, "not run (shift.seeds)")
+    fig.suptitle("Mao et al. 2025's shift: a cue that predicted the label in training points the other way", fontsize=12)
+    save(fig, stem)

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from overopt import runtime
-from overopt.data.labels import flip_again
+from overopt.data.labels import flip_again, plant_cue
 from overopt.data.splits import heldout_pairs, read_pairs, training_pairs
 from overopt.metrics.accuracy import pairwise_accuracy
 from overopt.models import (
@@ -106,6 +106,18 @@ def heldout_metrics(rm: RewardModel, heldout: pd.DataFrame) -> dict:
     }
 
 
+def shift_metrics(rm: RewardModel, heldout: pd.DataFrame, cue: str) -> dict:
+    """Accuracy against gold on the held-out pairs with the training cue on the rejected
+    response (``shift_accuracy``: the cue now points the wrong way) and on the chosen one
+    (``cue_accuracy``): a prompt-blind RM that learned the cue fails the first."""
+    prompts, gold_gap = heldout["prompt"].tolist(), heldout["gold_chosen"].to_numpy() - heldout["gold_rejected"].to_numpy()
+    chosen, rejected = heldout["chosen"].tolist(), heldout["rejected"].tolist()
+    clean_c, clean_r = rm.raw_scores(prompts, chosen), rm.raw_scores(prompts, rejected)
+    cued_c, cued_r = rm.raw_scores(prompts, [r + cue for r in chosen]), rm.raw_scores(prompts, [r + cue for r in rejected])
+    return {"shift_accuracy": pairwise_accuracy(clean_c - cued_r, gold_gap),
+            "cue_accuracy": pairwise_accuracy(cued_c - clean_r, gold_gap)}
+
+
 def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = None, save_steps: int = 0) -> dict:
     """Train one proxy (``settings.Proxy``) with ``s.objective`` (``bt`` or ``pfr``, see the
     module docstring; ``pfr`` reads ``s.pfr``); with ``checkpoint_dir`` and ``save_steps`` a
@@ -120,6 +132,8 @@ def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = No
 
     pairs = read_pairs(pairs_csv)
     train = flip_again(training_pairs(pairs, s.data_size, pairs_csv), s.flip, s.seed)
+    if s.cue:
+        train = plant_cue(train, s.cue["text"], s.cue["rate"], s.seed)
     runtime.seed_all(s.seed)
     model, tok = init_proxy(s.size, s.tokenizer, s.n_positions, s.trust_remote_code)
     data = Dataset.from_pandas(train[["prompt", "chosen", "rejected"]], preserve_index=False)
@@ -138,7 +152,10 @@ def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = No
     model.eval()
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
-    metrics = heldout_metrics(RewardModel(model, tok), heldout_pairs(pairs))
+    rm = RewardModel(model, tok)
+    metrics = heldout_metrics(rm, heldout_pairs(pairs))
+    if s.cue:
+        metrics |= shift_metrics(rm, heldout_pairs(pairs), s.cue["text"])
     base = s.labels["flip_rate"]  # the labeling's own flips, then the member's: the share flipped against gold
     return {"rm": s.id, "kind": PROXY, "family": s.family, "rm_size": s.size["name"], "data_size": s.data_size,
             "objective": s.objective, "seed": s.seed, "label_mode": s.labels["mode"],

@@ -35,6 +35,7 @@ rule rm_figures:
         report_card=rules.rm_eval.output.report_card,
         predictors=rules.rm_eval.output.predictors,
         role_swap=rules.role_swap.output[0],
+        rm_metrics=rules.rm_metrics.output[0],
         curves=rules.curves.output[0],
         code=code("rm_figures"),
     params:

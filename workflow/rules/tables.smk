@@ -73,6 +73,7 @@ rule replication:
         curves=rules.curves.output[0],
         fits=rules.fits.output.fits,
         role_swap=rules.role_swap.output[0],
+        rm_metrics=rules.rm_metrics.output[0],
         code=code("replication"),
     params:
         hp=S.replication(),

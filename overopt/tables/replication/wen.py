@@ -39,6 +39,9 @@ def _wen(table: pd.DataFrame | None, level: float, n_boot: int, seed: int, weak_
         if t.empty or np.isfinite(t["ndr"].astype(float)).sum() < 3:
             reason = {"flip": "no role-swap family (role_swap.flip_rates)" if method == "bon"
                       else "no role-swap RL runs (role_swap.rl)", "grid": "fewer than two RMs"}[view]
+            if not t.empty:
+                reason = (f"{what}: fewer than 3 ordered pairs with a finite NDR"
+                          + (" (the runs never reach the KL budget)" if point == "kl" else ""))
             rows.append(_off(WEN, claim, STAT, rule, reason, paper_value=paper))
             continue
         c = pair_correlation(t, n_boot=n_boot, level=level, seed=seed)
