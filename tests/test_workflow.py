@@ -37,10 +37,13 @@ TABLE_COLUMNS = {
     "predictors": ["metric", "outcome", "stat", "value", "ci_low", "ci_high", "rank"],
     "headlines": ["policy", "algorithm", "kl_coef", "rl_seed", "proxy_seed", "headline", "stat", "value", "ci_low",
                   "ci_high", "n"],
+    "role_swap": ["view", "golden", "proxy", "golden_flip_rate", "proxy_flip_rate", "golden_gold_accuracy",
+                  "proxy_gold_accuracy", "method", "n", "rl_point", "rl_step", "kl_budget", "policy", "algorithm",
+                  "kl_coef", "rl_seed", "accuracy", "proxy_gain", "golden_gain", "ndr"],
 }
 FIGURES = ["bon_by_rm_size", "bon_by_data_size", "bon_coefficients", "rl_by_rm_size", "rl_by_kl", "rl_gap_by_kl",
-           "rl_vs_bon", "rl_by_policy_size", "daa_by_loss", "acc_vs_ndr", "acc_vs_test_size", "variance_vs_gain",
-           "flat_teacher", "prompt_free", "bt_vs_pfr", "report_card", "replication"]
+           "rl_vs_bon", "rl_by_policy_size", "daa_by_loss", "acc_vs_ndr", "acc_vs_test_size", "role_swap",
+           "variance_vs_gain", "flat_teacher", "prompt_free", "bt_vs_pfr", "shift", "report_card", "replication"]
 
 
 def test_lint_is_clean(root, snakemake_bin):
@@ -70,7 +73,7 @@ def test_tables_have_documented_columns(tiny_run, table):
 
 
 def test_every_proxy_and_gold_has_rows(tiny_run, tiny_config):
-    ids = {p["id"] for p in targets.proxies(tiny_config)}
+    ids = {p["id"] for p in targets.trained(tiny_config)}  # the grid, the role-swap family, the shift proxies
     t = tiny_run / "results" / "tables"
     assert set(pd.read_csv(t / "rm_metrics.csv")["rm"]) == ids
     curves, fits = pd.read_csv(t / "curves.csv"), pd.read_csv(t / "fits.csv")
@@ -85,7 +88,7 @@ def test_every_proxy_and_gold_has_rows(tiny_run, tiny_config):
         assert run["kl"].iloc[0] == 0 and (run["kl_k3"] >= 0).all() and run["length"].notna().all()
     joint = fits[fits.form == "rl_joint"]
     # one alpha shared by the unsaturated proxies of one objective (bt and pfr are separate laws)
-    assert set(joint["rm"]) <= ids and not joint.empty
+    assert set(joint["rm"]) <= {p["id"] for p in targets.proxies(tiny_config)} and not joint.empty  # the grid only
     assert joint.groupby(["policy", "algorithm", "curve", "objective"])["alpha"].nunique().eq(1).all()
     key = ["rm", "policy", "algorithm", "kl_coef", "rl_seed", "curve"]
     runs = fits[(fits.method == "rl") & (fits.form == "rl") & (fits.n_seeds == 1)].set_index(key)["saturated"]
@@ -120,7 +123,7 @@ def test_every_method_writes_rows(tiny_run, tiny_config):
 def test_rm_evaluation_covers_every_proxy(tiny_run, tiny_config):
     from overopt.tables import summaries
 
-    ids = {p["id"] for p in targets.proxies(tiny_config)}
+    ids = {p["id"] for p in targets.trained(tiny_config)}
     t = tiny_run / "results" / "tables"
     ev = pd.read_csv(t / "rm_eval.csv")
     assert set(ev["rm"]) == ids | {"gold", "gold_flat"}
@@ -154,7 +157,7 @@ def test_normalization_is_stored_with_each_rm(tiny_run, tiny_config):
 
     import numpy as np
 
-    for rm in ["gold", *[p["id"] for p in targets.proxies(tiny_config)]]:
+    for rm in ["gold", *[p["id"] for p in targets.trained(tiny_config)]]:
         norm = json.loads((tiny_run / "results" / "rms" / rm / "normalization.json").read_text())
         scores = np.load(tiny_run / "results" / "reference" / "scores" / f"{rm}.npy")
         assert norm["scale"] > 0 and abs(scores.mean()) < 1e-9 and abs(scores.std(ddof=1) - 1) < 1e-9
@@ -184,6 +187,28 @@ def test_report_has_every_figure_and_table(tiny_run, tiny_repo, snakemake_bin):
     out = run_snakemake(snakemake_bin, tiny_repo, tiny_run, "--report", "results/report.html", timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     html = (tiny_run / "results" / "report.html").read_text()
-    for name in [*FIGURES, "curves.csv", "fits.csv", "scaling.csv", "rm_metrics.csv", "Gao et al. 2022",
-                 "Rafailov et al. 2024"]:
+    for name in [*FIGURES, "curves.csv", "fits.csv", "scaling.csv", "rm_metrics.csv", "role_swap.csv", "Gao et al. 2022",
+                 "Rafailov et al. 2024", "Wen et al. 2024", "Mao et al. 2025"]:
         assert name in html, name
+
+
+def test_the_papers_designs_run(tiny_run, tiny_config):
+    """Wen's role swap over every ordered pair of the family (BoN and RL) and of the grid; Mao's
+    shift proxies with their shift and cue accuracies; each paper's scorecard rows."""
+    t = tiny_run / "results" / "tables"
+    swap = pd.read_csv(t / "role_swap.csv")
+    family = [m["id"] for m in targets.flip_family(tiny_config)]
+    flip = swap[(swap.view == "flip") & (swap.method == "bon")]
+    assert len(flip) == len(family) * (len(family) - 1) * len(tiny_config["role_swap"]["bon_n"])
+    assert set(flip["golden"]) == set(family) and (flip["golden"] != flip["proxy"]).all()
+    assert flip["accuracy"].between(0, 1).all() and flip["ndr"].notna().all()
+    rl = swap[(swap.view == "flip") & (swap.method == "rl") & (swap.rl_point == "step")]
+    assert len(rl) == len(family) * (len(family) - 1) and rl["ndr"].notna().all()
+    assert len(swap[swap.view == "grid"]) == 9 * 8 * len(tiny_config["role_swap"]["bon_n"])  # gold + 8 proxies
+    metrics = pd.read_csv(t / "rm_metrics.csv")
+    cue = metrics[metrics.family == targets.CUE]
+    assert len(cue) == 2 * 2 and cue[["shift_accuracy", "cue_accuracy"]].notna().all().all()
+    assert (cue["cue_accuracy"] > cue["shift_accuracy"]).all()  # the planted cue was learned
+    card = pd.read_csv(t / "replication.csv")
+    assert {"gao", "rafailov", "wen", "mao"} == set(card["paper"])
+    assert card.loc[card.claim == "acc_ndr_weak_bon", "n"].iloc[0] == len(flip)
