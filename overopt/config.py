@@ -282,6 +282,16 @@ def check(config: dict) -> None:
     _check_memory(config)
 
 
+def _check_design_cell(section: str, design: dict, proxy: dict) -> None:
+    """A paper's own RMs: a size of the grid and no more pairs than the labeling provides."""
+    names = [s["name"] for s in proxy["sizes"]]
+    if design["size"] is not None and design["size"] not in names:
+        raise ConfigError(f"{section}.size", f"{design['size']!r} is not a proxy.sizes name: {names}")
+    if design["data_size"] is not None and design["data_size"] > max(proxy["data_sizes"]):
+        raise ConfigError(f"{section}.data_size", f"more than the {max(proxy['data_sizes'])} labeled training pairs "
+                                                  "(the largest proxy.data_sizes)")
+
+
 def _check_role_swap(config: dict) -> None:
     """Wen's family: a size of the grid, pairs the labeling provides, rates that name runs apart."""
     rs, proxy = config["role_swap"], config["proxy"]
@@ -292,28 +302,18 @@ def _check_role_swap(config: dict) -> None:
                                                   "their ordered pairs), or [] to switch the design off")
     _check_unique("role_swap", rs, ("flip_rates", "bon_n"))
     _check_path_numbers("role_swap.flip_rates", rs["flip_rates"])
-    names = [s["name"] for s in proxy["sizes"]]
-    if rs["size"] is not None and rs["size"] not in names:
-        raise ConfigError("role_swap.size", f"{rs['size']!r} is not a proxy.sizes name: {names}")
-    if rs["data_size"] is not None and rs["data_size"] > max(proxy["data_sizes"]):
-        raise ConfigError("role_swap.data_size", f"more than the {max(proxy['data_sizes'])} labeled training pairs "
-                                                 "(the largest proxy.data_sizes)")
+    _check_design_cell("role_swap", rs, proxy)
     if max(rs["bon_n"]) > config["bon"]["N"]:
         raise ConfigError("role_swap.bon_n", f"{max(rs['bon_n'])} is more than bon.N ({config['bon']['N']})")
 
 
 def _check_shift(config: dict) -> None:
-    """Mao's shift: a size of the grid, pairs the labeling provides, pfr settings where asked."""
+    """Mao's shift: a size of the grid, pairs the labeling provides, a visible cue."""
     sh, proxy = config["shift"], config["proxy"]
     if not sh["seeds"]:
         return
     _check_unique("shift", sh, ("seeds", "objectives"))
-    names = [s["name"] for s in proxy["sizes"]]
-    if sh["size"] is not None and sh["size"] not in names:
-        raise ConfigError("shift.size", f"{sh['size']!r} is not a proxy.sizes name: {names}")
-    if sh["data_size"] is not None and sh["data_size"] > max(proxy["data_sizes"]):
-        raise ConfigError("shift.data_size", f"more than the {max(proxy['data_sizes'])} labeled training pairs "
-                                             "(the largest proxy.data_sizes)")
+    _check_design_cell("shift", sh, proxy)
     if not sh["cue"].strip():
         raise ConfigError("shift.cue", "blank: the cue must be visible text")
 
