@@ -271,15 +271,19 @@ def check(config: dict) -> None:
     pairs = n_eval * ev["k"] * (ev["k"] - 1) // 2
     if max(ev["test_sizes"]) > pairs:
         raise ConfigError("rm_eval.test_sizes", f"more than the {pairs} pool pairs (eval prompts x C(k, 2))")
-    step = ev["rl_step"]
-    if step is not None and (step > rl["steps"] or step % rl["eval_every"] and step != rl["steps"]):
-        raise ConfigError("rm_eval.rl_step", f"must be an evaluation step: a multiple of rl.eval_every "
-                                             f"({rl['eval_every']}) up to rl.steps ({rl['steps']}), or rl.steps")
+    for key in ("rm_eval", "role_swap"):
+        _check_rl_step(f"{key}.rl_step", config[key]["rl_step"], rl)
     _check_role_swap(config)
     _check_shift(config)
     if config["fit"]["min_n"] > config["bon"]["N"]:
         raise ConfigError("fit.min_n", f"larger than bon.N ({config['bon']['N']})")
     _check_memory(config)
+
+
+def _check_rl_step(key: str, step: int | None, rl: dict) -> None:
+    if step is not None and (step > rl["steps"] or step % rl["eval_every"] and step != rl["steps"]):
+        raise ConfigError(key, f"must be an evaluation step: a multiple of rl.eval_every ({rl['eval_every']}) up to "
+                               f"rl.steps ({rl['steps']}), or rl.steps")
 
 
 def _check_design_cell(section: str, design: dict, proxy: dict) -> None:
@@ -295,27 +299,36 @@ def _check_design_cell(section: str, design: dict, proxy: dict) -> None:
 def _check_role_swap(config: dict) -> None:
     """Wen's family: a size of the grid, pairs the labeling provides, rates that name runs apart."""
     rs, proxy = config["role_swap"], config["proxy"]
+    _check_unique("role_swap", rs, ("bon_n",))
+    if max(rs["bon_n"]) > config["bon"]["N"]:  # the grid view runs without the family too
+        raise ConfigError("role_swap.bon_n", f"{max(rs['bon_n'])} is more than bon.N ({config['bon']['N']})")
+    _check_design_cell("role_swap", rs, proxy)
     if not rs["flip_rates"]:
         return
     if len(rs["flip_rates"]) < 3:
         raise ConfigError("role_swap.flip_rates", f"{rs['flip_rates']}: at least 3 members (a correlation over "
                                                   "their ordered pairs), or [] to switch the design off")
-    _check_unique("role_swap", rs, ("flip_rates", "bon_n"))
+    _check_unique("role_swap", rs, ("flip_rates",))
     _check_path_numbers("role_swap.flip_rates", rs["flip_rates"])
-    _check_design_cell("role_swap", rs, proxy)
-    if max(rs["bon_n"]) > config["bon"]["N"]:
-        raise ConfigError("role_swap.bon_n", f"{max(rs['bon_n'])} is more than bon.N ({config['bon']['N']})")
 
 
 def _check_shift(config: dict) -> None:
     """Mao's shift: a size of the grid, pairs the labeling provides, a visible cue."""
     sh, proxy = config["shift"], config["proxy"]
+    _check_design_cell("shift", sh, proxy)
     if not sh["seeds"]:
         return
     _check_unique("shift", sh, ("seeds", "objectives"))
-    _check_design_cell("shift", sh, proxy)
     if not sh["cue"].strip():
         raise ConfigError("shift.cue", "blank: the cue must be visible text")
+    if not config["policy"]["name_or_path"]:  # the embedded world: one word of its language (one spare position)
+        from overopt.world.language import word
+
+        words, vocab = sh["cue"].split(), config["world"]["vocab_size"]
+        index = int(words[0][1:]) if len(words) == 1 and words[0][1:].isdigit() else -1
+        if len(words) != 1 or not sh["cue"].startswith(" ") or not 0 <= index < vocab or words[0] != word(index):
+            raise ConfigError("shift.cue", f"{sh['cue']!r}: the embedded world takes one word of its language after a "
+                                           f"space, '{word(0)}' to '{word(vocab - 1)}' (a response has one spare position)")
 
 
 def _check_memory(config: dict) -> None:

@@ -279,6 +279,7 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
         rms[p["id"]] = hub(s["name_or_path"], lm=False) if s.get("name_or_path") else built(c, p["id"], s["arch"],
                                                                                           lm=False)
     scored = [t.id for t in reg.scored]
+    evaluated = [t.id for t in reg.evaluated]  # the RM evaluation's targets (score_eval, rm_eval)
     base = {t.id: (t.base or t.id) for t in reg}  # a reference teacher is scored by its base's model
     more = [p["name"] for p in c["policy"]["more_sizes"]]
     out: list[Job] = []
@@ -340,7 +341,7 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
         add("train_rm", p["id"], [("label_pairs", "label_pairs"), pol_dep(pi)], work, [(m, "train32")], act)
     extra_n = ood_n + len(more) * w["prompts"]["eval"] * ev["k"] + min(ev["swap_prompts"], w["prompts"]["eval"]) * 2 * (
         1 + ev["swaps"])
-    for t in scored:
+    for t in evaluated:
         m = rms[t]
         add("score_eval", t, [rm_dep(t), ("score_pool", t), ("sample_pool", "sample_pool"), ("sample_ood", "sample_ood"),
                               *[("sample_policy_pool", p) for p in more]],
@@ -411,9 +412,9 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
     add("fits", "fits", [("curves", "curves"), ("bon_fits", "bon_fits")] + curve_deps[1:],
         Work(rows=(n_rl * rl["eval_prompts"] + n_daa * daa["eval_prompts"]) * n_boot))
     add("figures", "figures", [("curves", "curves"), ("fits", "fits")], Work(rows=rl_rows + len(scored) * bon_grid))
-    add("rm_eval", "rm_eval", [("score_pool", t) for t in scored] + [("score_eval", t) for t in scored]
+    add("rm_eval", "rm_eval", [("score_pool", t) for t in evaluated] + [("score_eval", t) for t in evaluated]
         + [("rm_metrics", "rm_metrics"), ("gold_rm", "gold_rm"), ("curves", "curves"), ("fits", "fits")],
-        Work(rows=len(scored) * ev["n_boot"]))
+        Work(rows=len(evaluated) * ev["n_boot"]))
     add("rm_figures", "rm_figures", [("rm_eval", "rm_eval"), ("curves", "curves")],
         Work(rows=len(outputs.figures(c, "rm_figures"))))
     add("replication", "replication", [("curves", "curves"), ("fits", "fits"), ("role_swap", "role_swap")], Work())

@@ -94,7 +94,7 @@ def _peak(fixed_mb: float, resident: list, *phases: list) -> dict:
 
 def _models(config) -> dict:
     """(key, arch or None) of the largest model in each role."""
-    from overopt.targets import daa_proxy, policies, rl_targets, trained
+    from overopt.targets import daa_proxy, design_runs, policies, rl_targets, trained
 
     def ref(key, entry):
         return f"{key}.arch", None if entry.get("name_or_path") else entry["arch"]
@@ -106,7 +106,8 @@ def _models(config) -> dict:
     return {"policy": pols[0], "policies": _largest(config, pols), "more": _largest(config, pols[1:] or [(None, None)]),
             "gold": gold, "proxy": _largest(config, list(sizes.values())),
             "rm": _largest(config, [gold, *sizes.values()]),
-            "rl_rm": _largest(config, [gold, *(of[t] for t in rl_targets(config)[1:])]),
+            "rl_rm": _largest(config, [gold, *(of[t] for t in [*rl_targets(config)[1:],
+                                                                 *(r["rm"] for r in design_runs(config))])]),
             "daa_proxy": of.get(daa_proxy(config), (None, None)), "n_rms": (1 + len(of), "proxy.sizes")}
 
 

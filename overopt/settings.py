@@ -330,10 +330,10 @@ class Stages:
                                t.chat, self.c["rl"]["eval_prompts"]))
 
     def role_swap(self) -> dict:
-        rs, ev = self.c["role_swap"], self.c["rm_eval"]
+        rs = self.c["role_swap"]
         grid = [self.targets.gold.id, *(t.id for t in self.targets.of_family(target_grid.GRID))]
         return to_hp(RoleSwap([t.id for t in self.targets.role_swap], grid, self.c["bon"]["N"], rs["bon_n"],
-                              ev["rl_step"], ev["kl_budget"]))
+                              rs["rl_step"], rs["kl_budget"]))
 
     def labels(self) -> dict:
         lab = self.c["labels"]

@@ -63,15 +63,22 @@ def proxies(config: dict) -> list[dict]:
             if obj != "pfr" or n in pfr_sizes]
 
 
+def _cell(config: dict, design: dict, default_size: int, default_n) -> tuple[dict, int]:
+    """A design's (size entry, data size): its ``size`` and ``data_size``, or the grid's size at
+    ``default_size`` and ``default_n`` (min or max) of the grid's data sizes."""
+    p = config["proxy"]
+    size = next(s for s in p["sizes"] if s["name"] == design["size"]) if design["size"] else p["sizes"][default_size]
+    return size, design["data_size"] or default_n(p["data_sizes"])
+
+
 def flip_family(config: dict) -> list[dict]:
     """Wen's role-swap family (``role_swap``), one entry per flip rate in rate order, as
     :func:`proxies`' entries plus ``alias``: a member of rate 0 that is a grid proxy (same size,
     data size, seed, objective bt) is that proxy, not a second copy of it."""
-    rs, p = config["role_swap"], config["proxy"]
+    rs = config["role_swap"]
     if not rs["flip_rates"]:
         return []
-    size = next(s for s in p["sizes"] if s["name"] == rs["size"]) if rs["size"] else p["sizes"][-1]
-    n = rs["data_size"] or max(p["data_sizes"])
+    size, n = _cell(config, rs, -1, max)
     grid = {q["id"] for q in proxies(config)}
     out = []
     for rate in sorted(rs["flip_rates"]):
@@ -86,9 +93,10 @@ def flip_family(config: dict) -> list[dict]:
 def shift_family(config: dict) -> list[dict]:
     """Mao's shift proxies (``shift``): objectives x seeds, as :func:`proxies`' entries, with
     ``cue`` (text and the share of training pairs whose chosen response gets it)."""
-    sh, p = config["shift"], config["proxy"]
-    size = next(s for s in p["sizes"] if s["name"] == sh["size"]) if sh["size"] else p["sizes"][0]
-    n = sh["data_size"] or min(p["data_sizes"])
+    sh = config["shift"]
+    if not sh["seeds"]:
+        return []
+    size, n = _cell(config, sh, 0, min)
     return [{"id": f"{size['name']}-d{n}-cue-{obj}-s{seed}", "size": size, "data_size": n, "objective": obj,
              "seed": seed, "flip": 0.0, "cue": {"text": sh["cue"], "rate": sh["rate"]}, "family": CUE}
             for obj in sh["objectives"] for seed in sh["seeds"]]
@@ -101,7 +109,7 @@ def trained(config: dict) -> list[dict]:
 
 def gao_view(frame):
     """The rows of Gao's design in a table about RMs: the gold RM, the references and the
-    grid's proxies (not the role-swap family, whose members differ in label noise only)."""
+    grid's proxies (not the papers' own families: the role swap's, the shift's)."""
     if "family" not in frame.columns or "kind" not in frame.columns:
         return frame
     return frame[(frame["kind"] != PROXY) | (frame["family"] == GRID) | frame["family"].isna()]
@@ -251,6 +259,13 @@ class Registry:
     def scored(self) -> list[Target]:
         """Targets with a model of their own: each scores the reference pool once."""
         return [t for t in self if t.scored]
+
+    @property
+    def evaluated(self) -> list[Target]:
+        """The RM evaluation's targets (Wen's metrics on the grid, Razin's variance, Mao's
+        prompt-free gap): the scored targets but the papers' own families (role swap, shift),
+        which their own tables measure."""
+        return [t for t in self.scored if t.kind != PROXY or t.family == GRID]
 
     @property
     def rl_targets(self) -> list[Target]:

@@ -25,13 +25,15 @@ def _brute_bon(golden, proxy, n):
 
 
 def test_bon_rows_match_brute_force():
+    """NDR on the even-numbered prompts, accuracy on the odd ones (no shared sample)."""
     rng = np.random.default_rng(0)
-    latent = rng.normal(size=(5, 7))
+    latent = rng.normal(size=(6, 7))
     scores = {f"r{i}": np.round(latent + rng.normal(scale=s, size=latent.shape), 1) for i, s in enumerate((0.2, 0.7, 2))}
     rows = pd.DataFrame(rs.bon_rows(scores, [1, 3]))
     assert len(rows) == 3 * 2 * 2  # ordered pairs x n
     for r in rows.itertuples():
-        g, p = scores[r.golden], scores[r.proxy]
+        g, p = scores[r.golden][0::2], scores[r.proxy][0::2]
+        assert r.accuracy == rs.pool_accuracy(scores[r.proxy][1::2], scores[r.golden][1::2])
         gain = _brute_bon(g, p, r.n) - g.mean()
         assert r.proxy_gain == pytest.approx(gain, abs=1e-12)
         assert r.golden_gain == pytest.approx(_brute_bon(g, g, r.n) - g.mean(), abs=1e-12)
@@ -59,7 +61,7 @@ def test_rl_rows_are_gain_ratios_at_step_and_kl():
     runs["a"], sc["a"]["a"] = _run("a", [0.0, 1.0, 2.0], [0.0, 1.0, 2.0])
     runs["b"], sc["a"]["b"] = _run("b", [0.0, 0.5, 0.5], [0.0, 2.0, 4.0])
     sc["b"]["a"], sc["b"]["b"] = np.repeat([1.0, 1.5, 1.0], 4), np.repeat([0.0, 2.0, 4.0], 4)
-    pool = {"a": np.array([[0.0, 1.0]]), "b": np.array([[1.0, 0.0]])}
+    pool = {"a": np.array([[9.0, 9.0], [0.0, 1.0]]), "b": np.array([[9.0, 9.0], [1.0, 0.0]])}  # accuracy: odd prompts
     rows = pd.DataFrame(rs.rl_rows(runs, sc, pool, None, 2.0)).set_index(["golden", "proxy", "rl_point"])
     assert rows.loc[("a", "b", "step"), "ndr"] == pytest.approx(0.5 / 2.0)  # last step 20
     assert rows.loc[("a", "b", "kl"), "ndr"] == pytest.approx(0.5 / 2.0)  # b reaches KL 2 at step 10

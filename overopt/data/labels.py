@@ -53,11 +53,14 @@ def label_pairs(prompts: pd.DataFrame, responses: pd.DataFrame, gold: np.ndarray
 
 def flip_again(train: pd.DataFrame, rate: float, seed: int) -> pd.DataFrame:
     """Wen et al.'s noisy labels: each training pair's chosen and rejected swapped with
-    probability ``rate``, drawn from (seed, rate), so a family member's flips do not depend on
-    which other rates the family has. ``flipped`` records the net flip against gold's label."""
+    probability ``rate``, drawn from (seed, the rate's run-id string), so a family member's flips
+    do not depend on which other rates the family has. ``flipped`` records the net flip against
+    the labeling's own label."""
+    from overopt.config import path_number
+
     if rate == 0:
         return train
-    rng = np.random.default_rng([seed, int(round(rate * 1e6))])
+    rng = np.random.default_rng([seed, *path_number(rate).encode()])
     swap = rng.random(len(train)) < rate
     out = train.copy()
     for a, b in (("chosen", "rejected"), ("gold_chosen", "gold_rejected")):

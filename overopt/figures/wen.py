@@ -106,7 +106,7 @@ def role_swap_figure(t, stem) -> None:
     it, one point per ordered (golden, proxy) pair, coloured by the golden RM; the point
     Spearman over the pairs in each title (its interval, a bootstrap over RMs, is in
     replication.csv)."""
-    from scipy import stats
+    from overopt.tables.role_swap import spearman
 
     frame = t["role_swap"]
     fig, axes = plt.subplots(1, len(ROLE_SWAP_PANELS), figsize=(4.2 * len(ROLE_SWAP_PANELS), 4.2), squeeze=False,
@@ -119,14 +119,14 @@ def role_swap_figure(t, stem) -> None:
         if method == "bon":
             ax.plot(acc, regressional_goodhart(acc), "--", color="black", lw=1.2, label="regressional Goodhart")
             what += f", n = {int(d['n'].iloc[0])}" if len(d) else ""
-        goldens = sorted(d["golden"].unique(), key=lambda g: (d.loc[d["golden"] == g, "golden_flip_rate"].iloc[0], g))
+        rate = d.groupby("golden")["golden_flip_rate"].first().fillna(-1.0)  # gold (no rate) first
+        goldens = sorted(rate.index, key=lambda g: (rate[g], g))
         colors = plt.cm.viridis(np.linspace(0.05, 0.9, max(len(goldens), 1)))
         for g, color in zip(goldens, colors):
             rows = d[d["golden"] == g]
-            rate = rows["golden_flip_rate"].iloc[0]
             ax.plot(rows["accuracy"], rows["ndr"], "o", color=color, ms=5, alpha=0.85,
-                    label=f"{g} (flip {rate:.2f})" if view == "flip" else None)
-        rho = stats.spearmanr(d["accuracy"], d["ndr"]).statistic if len(d) >= 3 else np.nan
+                    label=f"{g} (flip {rate[g]:.2f})" if view == "flip" else None)
+        rho = spearman(d["accuracy"].to_numpy(float), d["ndr"].to_numpy(float))
         ax.set_title(f"{what}\nSpearman {rho:.2f} over {len(d)} pairs", fontsize=9)
         ax.axhline(1, ls=":", color="grey")
         ax.set_xlabel(f"proxy accuracy vs the golden RM's preferences\n{ACC_UNIT}", fontsize=9)

@@ -5,9 +5,11 @@ preferences is set beside its normalized drop ratio (NDR) against the same golde
 Per ordered pair (golden g, proxy p), ``g != p``:
 
 - ``accuracy``: p's pairwise accuracy against g's preferences on the reference pool's disjoint
-  pairs (samples 2i and 2i+1 of every eval prompt; ties as in ``metrics.accuracy``).
+  pairs (samples 2i and 2i+1) of the odd-numbered eval prompts (ties as in ``metrics.accuracy``).
 - BoN: ``ndr = (E g[BoN_n by p] - E g[pi_init]) / (E g[BoN_n by g] - E g[pi_init])``, exact from
-  the one pool scored by every RM (``metrics.bon.per_prompt``; no new sampling).
+  the one pool scored by every RM (``metrics.bon.per_prompt``; no new sampling), over the
+  even-numbered eval prompts: accuracy and NDR share no sample, so their noise does not
+  correlate.
 - RL: the run against p and the run against g (same settings), both scored by g:
   ``ndr = gain_g(run p) / gain_g(run g)``, the gain of g's mean score over its step-0 value, at
   a fixed step and at a KL budget (interpolated along the run's KL; NaN where the run never
@@ -43,17 +45,24 @@ def pool_accuracy(proxy: np.ndarray, golden: np.ndarray) -> float:
     return pairwise_accuracy(proxy[:, 0:m:2] - proxy[:, 1:m:2], golden[:, 0:m:2] - golden[:, 1:m:2])
 
 
+def split_accuracy(proxy: np.ndarray, golden: np.ndarray) -> float:
+    """:func:`pool_accuracy` on the odd-numbered prompts (the even ones are BoN's)."""
+    return pool_accuracy(proxy[1::2], golden[1::2])
+
+
 def bon_rows(scores: dict[str, np.ndarray], ns: list[int]) -> list[dict]:
-    """BoN rows of every ordered pair of ``scores`` (id -> pool scores [prompts, N])."""
+    """BoN rows of every ordered pair of ``scores`` (id -> pool scores [prompts, N]): NDR on the
+    even-numbered prompts, accuracy on the odd ones."""
     ns = sorted(set(ns))
-    own = {g: per_prompt(s, s, ns)[1].mean(0) - s.mean() for g, s in scores.items()}  # BoN by g itself
+    half = {g: s[0::2] for g, s in scores.items()}
+    own = {g: per_prompt(s, s, ns)[1].mean(0) - s.mean() for g, s in half.items()}  # BoN by g itself
     rows = []
-    for g, sg in scores.items():
-        for p, sp in scores.items():
+    for g, sg in half.items():
+        for p, sp in half.items():
             if p == g:
                 continue
             gain = per_prompt(sg, sp, ns)[1].mean(0) - sg.mean()
-            acc = pool_accuracy(sp, sg)
+            acc = split_accuracy(scores[p], scores[g])
             rows += [{"golden": g, "proxy": p, "method": "bon", "n": n, "accuracy": acc, "proxy_gain": gain[i],
                       "golden_gain": own[g][i], "ndr": gain[i] / own[g][i]} for i, n in enumerate(ns)]
     return rows
@@ -88,7 +97,7 @@ def rl_rows(runs: dict[str, pd.DataFrame], run_scores: dict[str, dict[str, np.nd
                 continue
             _, gain_step, gain_kl = _at(means[g, p], at, kl_budget)
             setting = {c: runs[p][c].iloc[0] for c in RL_SETTING}
-            acc = pool_accuracy(pool[p], pool[g])
+            acc = split_accuracy(pool[p], pool[g])
             rows.append({"golden": g, "proxy": p, "method": "rl", "rl_point": "step", "rl_step": at, **setting,
                          "accuracy": acc, "proxy_gain": gain_step, "golden_gain": own_step, "ndr": gain_step / own_step})
             rows.append({"golden": g, "proxy": p, "method": "rl", "rl_point": "kl", "kl_budget": kl_budget, **setting,
@@ -130,7 +139,8 @@ def role_swap_table(s, pool_scores: dict[str, str], metas: dict[str, str], sampl
 
 # --- correlations over ordered pairs ---------------------------------------------------------
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman over the finite pairs; NaN below 3 of them or with a constant side."""
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return np.nan
@@ -148,26 +158,16 @@ def pair_correlation(frame: pd.DataFrame, x: str = "accuracy", y: str = "ndr", *
     X, Y = np.full((k, k), np.nan), np.full((k, k), np.nan)
     gi, pi = frame["golden"].map(index).to_numpy(), frame["proxy"].map(index).to_numpy()
     X[gi, pi], Y[gi, pi] = frame[x].to_numpy(float), frame[y].to_numpy(float)
-    value = _spearman(X[gi, pi], Y[gi, pi])
+    value = spearman(X[gi, pi], Y[gi, pi])
     rng = np.random.default_rng(seed)
     boots = []
     for _ in range(n_boot):
         draw = rng.integers(0, k, k)
         a, b = np.meshgrid(draw, draw, indexing="ij")
         keep = a != b  # two draws of one RM are not a pair
-        boots.append(_spearman(X[a[keep], b[keep]], Y[a[keep], b[keep]]))
+        boots.append(spearman(X[a[keep], b[keep]], Y[a[keep], b[keep]]))
     boots = np.asarray(boots)
     boots = boots[np.isfinite(boots)]
     lo, hi = (np.quantile(boots, [(1 - level) / 2, (1 + level) / 2]) if boots.size >= 10 else (np.nan, np.nan))
     return {"value": value, "ci_low": float(lo), "ci_high": float(hi), "n_pairs": int(np.isfinite(X[gi, pi] + Y[gi, pi]).sum()),
             "n_rms": k, "n_boot_ok": int(boots.size)}
-
-
-def correlations(table: pd.DataFrame, **boot) -> pd.DataFrame:
-    """:func:`pair_correlation` per view, method and point (BoN n; RL step or KL budget)."""
-    n = pd.to_numeric(table["n"]).fillna(0).astype(int).astype(str)
-    t = table.assign(point=np.where(table["method"] == "bon", "n" + n, table["rl_point"]))
-    rows = [{"view": v, "method": m, "point": pt, **pair_correlation(g, **boot)}
-            for (v, m, pt), g in t.groupby(["view", "method", "point"], sort=True)]
-    return pd.DataFrame(rows, columns=["view", "method", "point", "value", "ci_low", "ci_high", "n_pairs", "n_rms",
-                                       "n_boot_ok"])

@@ -13,6 +13,11 @@ PAD, UNK, EOS = "[PAD]", "[UNK]", "[EOS]"
 SPLITS = ("rm_train", "policy_train", "eval", "ood")
 
 
+def word(i: int) -> str:
+    """The language's i-th word (config validation names them too, e.g. shift.cue)."""
+    return f"w{i:02d}"
+
+
 @dataclass
 class Language:
     """A sparse random Markov chain per topic over ``vocab_size`` words.
@@ -30,7 +35,7 @@ class Language:
     @classmethod
     def make(cls, vocab_size: int, topics: int, branching: int, stop_max: float, seed: int) -> "Language":
         rng = np.random.default_rng(seed)
-        words = [f"w{i:02d}" for i in range(vocab_size)]
+        words = [word(i) for i in range(vocab_size)]
         successors = np.stack([rng.choice(vocab_size, size=branching, replace=False) for _ in range(vocab_size)])
         probs = rng.dirichlet(np.full(branching, 0.5), size=(topics, vocab_size))
         stop = rng.uniform(0.0, stop_max, size=vocab_size)

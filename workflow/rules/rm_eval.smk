@@ -52,7 +52,7 @@ rule sample_policy_pool:
 
 rule score_eval:
     wildcard_constraints:
-        rm=T.wildcard(T.scored),
+        rm=T.wildcard(T.evaluated),
     output:
         f"{R}/rm_eval/scores/{{rm}}.npz",
     input:
@@ -86,9 +86,9 @@ rule rm_eval:
         predictors=table("predictors"),
         headlines=table("headlines"),
     input:
-        pool=[f"{R}/reference/scores/{t.id}.npy" for t in T.scored],
-        extra=[f"{R}/rm_eval/scores/{t.id}.npz" for t in T.scored],
-        norms=[t.norm for t in T.of_kind(target_grid.GOLD, target_grid.PROXY)],  # raw scales, for ECE
+        pool=[f"{R}/reference/scores/{t.id}.npy" for t in T.evaluated],
+        extra=[f"{R}/rm_eval/scores/{t.id}.npz" for t in T.evaluated],
+        norms=[t.norm for t in T.evaluated],  # raw scales, for ECE
         meta=rules.rm_metrics.output[0],
         gold_meta=T.gold.meta,
         curves=rules.curves.output[0],
