@@ -32,7 +32,7 @@ def test_default_job_counts_by_hand(root):
     proxies += 7 + 6
     assert n == {"prompts": 1, "world": 1, "gold_rm": 1, "train_policy": 2, "sample_pool": 1, "sample_ood": 1,
                  "sample_policy_pool": 1, "score_pool": 1 + proxies, "label_pairs": 1, "train_rm": proxies,
-                 "score_eval": 1 + proxies, "train_rl": rl, "train_daa": 2 * 4 * 4, "bon_curves": 1, "bon_fits": 1,
+                 "score_eval": 1 + 20, "train_rl": rl, "train_daa": 2 * 4 * 4, "bon_curves": 1, "bon_fits": 1,
                  "rm_metrics": 1, "curves": 1, "fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1,
                  "score_runs": 8, "role_swap": 1, "replication": 1}
 
@@ -119,7 +119,7 @@ def test_cli_writes_csv(root, tmp_path, capsys):
 
     rules, jobs = pd.read_csv(tmp_path / "plan.csv"), pd.read_csv(tmp_path / "jobs.csv")
     assert set(rules.columns) >= {"rule", "jobs", "median_s", "total_s", "gpu_h", "cpu_mb", "gpu_mb"}
-    assert rules["jobs"].sum() == len(jobs) == 106  # the Snakemake plan's 107 jobs less `all`
+    assert rules["jobs"].sum() == len(jobs) == 99  # the Snakemake plan's 100 jobs less `all`
     assert "wall time on 2 cores" in capsys.readouterr().out
 
 

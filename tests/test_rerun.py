@@ -17,9 +17,9 @@ AGGREGATES = {"bon_curves": 1, "bon_fits": 1, "rm_metrics": 1, **RL_ONLY}
 # the larger policy against the gold RM (the grid), rl.sweeps: 3 more RLOO runs against the gold
 # RM, and RLOO runs against the 3 new role-swap members and the 4 shift proxies; DAA with 2
 # losses from both policies, scored by one proxy; each proxy's extra RM-evaluation scores; every
-# role-swap member's scores of the role-swap runs
+# role-swap member's scores of the role-swap runs (the RM evaluation's extra scores: the grid's only)
 GRID_PROXIES = {"train_rm": 8, "score_pool": 8, "score_eval": 8}
-PROXIES = {"train_rm": 8 + 3 + 4, "score_pool": 8 + 3 + 4, "score_eval": 8 + 3 + 4}
+PROXIES = {"train_rm": 8 + 3 + 4, "score_pool": 8 + 3 + 4, "score_eval": 8}
 PROXY_RL = {"train_rl": 2 * 8 + 3 + 4}
 GRID_RL = {"train_rl": 2 * 10 + 2}
 ALL_RL = {"train_rl": 2 * 10 + 2 + 3 + 3 + 4}
@@ -83,14 +83,14 @@ def test_new_policy_size_plans_its_policy_and_rl_runs(snakemake_bin, tiny_repo, 
              {"name": "huge", "arch": {"n_embd": 64, "n_layer": 1, "n_head": 2}}]
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"policy": {"more_sizes": sizes}})
     # its runs, and its sample pool scored by every RM for the RM evaluation (variance under it)
-    assert plan == Counter({"train_policy": 1, "train_rl": 2, "train_daa": 2, "sample_policy_pool": 1, "score_eval": 16,
+    assert plan == Counter({"train_policy": 1, "train_rl": 2, "train_daa": 2, "sample_policy_pool": 1, "score_eval": 9,
                             **RL_ONLY})  # and DAA from it (daa.policy_sizes)
 
 
 def test_pfr_setting_plans_only_pfr_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"pfr": {"tau": 0.3}}})
     # the grid's 4 pfr proxies and the shift's 2; the role swap's grid view holds the grid's
-    assert plan == Counter({"train_rm": 4 + 2, "score_pool": 4 + 2, "score_eval": 4 + 2, "train_rl": 2 * 4 + 2,
+    assert plan == Counter({"train_rm": 4 + 2, "score_pool": 4 + 2, "score_eval": 4, "train_rl": 2 * 4 + 2,
                             **AGGREGATES, "role_swap": 1})
 
 
