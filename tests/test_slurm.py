@@ -1,6 +1,7 @@
-"""The cluster profile on a real single-node SLURM (tests/slurm/cluster.sh): the tiny preset
-runs with --profile profiles/slurm, every job is a SLURM job, and GPU jobs that run at the
-same time hold distinct (fake) devices, set by SLURM."""
+"""The cluster profile on a real single-node SLURM (tests/slurm/cluster.sh): the tiny preset,
+reduced to one of each kind of job (``REDUCED``: the full tiny preset runs locally in
+test_workflow), runs with --profile profiles/slurm, every job is a SLURM job, and GPU jobs that
+run at the same time hold distinct (fake) devices, set by SLURM."""
 import os
 import re
 import subprocess
@@ -12,6 +13,15 @@ import pytest
 pytestmark = pytest.mark.slow
 LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+) ")
 SETUP = re.compile(r"CUDA_VISIBLE_DEVICES=(\S+) SLURM_JOB_ID=(\S+)")
+# every rule still runs (GPU and CPU ones, the role-swap members' scores of their runs too), with
+# fewer jobs of each: one algorithm, no sweeps, bt proxies only, one DAA loss, no shift proxies
+REDUCED = """
+proxy: {objectives: [bt]}
+rl: {algorithms: [rloo], objectives: [bt], sweeps: []}
+daa: {losses: [dpo]}
+role_swap: {flip_rates: [0.0, 0.3, 0.45]}
+shift: {seeds: []}
+"""
 
 
 def _running() -> bool:
@@ -52,9 +62,10 @@ def _span(text):
 
 
 def test_tiny_preset_on_slurm(cluster, root, snakemake_bin, tmp_path):
+    (tmp_path / "reduced.yaml").write_text(REDUCED)
     cmd = [snakemake_bin, "--profile", str(root / "profiles" / "slurm"), "--snakefile", str(root / "Snakefile"),
            "--directory", str(tmp_path), "--configfile", str(root / "config.yaml"),
-           str(root / "config/presets/tiny.yaml"), "--jobs", "4",
+           str(root / "config/presets/tiny.yaml"), str(tmp_path / "reduced.yaml"), "--jobs", "4",
            "--slurm-init-seconds-before-status-checks", "3"]  # the 40 s default polls too slowly for a test
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)  # ~10 min alone; a shared machine is slower
     assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
@@ -69,7 +80,8 @@ def test_tiny_preset_on_slurm(cluster, root, snakemake_bin, tmp_path):
         jobs[log] = (log.parent.name, cvd, slurm_id, *_span(text))
     assert len({j[2] for j in jobs.values()}) == len(jobs), "each job its own SLURM job"
     gpu_rule = gpu_rules(root)
-    assert {"train_rm", "train_rl"} <= gpu_rule
+    assert {"train_rm", "train_rl", "score_runs"} <= gpu_rule
+    assert {"score_runs", "role_swap", "train_daa", "replication"} <= {j[0] for j in jobs.values()}  # every rule ran
     gpu = [j for j in jobs.values() if j[0] in gpu_rule]
     assert gpu and all(j[1] != "<unset>" for j in gpu), "SLURM sets CUDA_VISIBLE_DEVICES for GPU jobs"
     assert all(j[1] == "<unset>" for j in jobs.values() if j[0] not in gpu_rule)
