@@ -69,8 +69,9 @@ RULE_FACTOR = {"train_rl": 0.6, "train_daa": 1.3, "train_policy": 1.15, "label_p
 # Table jobs: seconds per row of what drives them (see jobs(); fits: an eval prompt of a run x a bootstrap
 # replicate), fitted to the default and tiny runs.
 ROW_S = {"prompts": 1.5e-4, "world": 3.7e-4, "gold_rm": 4.6e-6, "bon_curves": 4e-8, "bon_fits": 1e-9, "rm_metrics": 0.0,
-         "curves": 0.0, "fits": 1.35e-6, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3, "replication": 0.0,
+         "curves": 0.0, "fits": 1.35e-6, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3, "replication": 5e-4,
          "role_swap": 1e-8}
+FIT_RUN_ROWS = 35  # fits: a run's bootstrap refits cost about as much as 35 of its eval prompts' rows
 # Process memory of the rules that never import torch (resources.estimate counts torch's 700 MB
 # for every job it estimates), MB: the max RSS of the tiny and default runs' benchmark files.
 PROCESS_MB = {"prompts": 120, "world": 150, "bon_curves": 135, "bon_fits": 225, "rm_metrics": 130, "curves": 120,
@@ -410,14 +411,15 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
     curve_deps = [("bon_curves", "bon_curves")] + [(j.rule, j.id) for j in out if j.rule in ("train_rl", "train_daa")]
     add("curves", "curves", curve_deps, Work(rows=rl_rows + len(scored) * bon_grid))
     add("fits", "fits", [("curves", "curves"), ("bon_fits", "bon_fits")] + curve_deps[1:],
-        Work(rows=(n_rl * rl["eval_prompts"] + n_daa * daa["eval_prompts"]) * n_boot))
+        Work(rows=(n_rl * rl["eval_prompts"] + n_daa * daa["eval_prompts"] + FIT_RUN_ROWS * (n_rl + n_daa)) * n_boot))
     add("figures", "figures", [("curves", "curves"), ("fits", "fits")], Work(rows=rl_rows + len(scored) * bon_grid))
     add("rm_eval", "rm_eval", [("score_pool", t) for t in evaluated] + [("score_eval", t) for t in evaluated]
         + [("rm_metrics", "rm_metrics"), ("gold_rm", "gold_rm"), ("curves", "curves"), ("fits", "fits")],
         Work(rows=len(evaluated) * ev["n_boot"]))
     add("rm_figures", "rm_figures", [("rm_eval", "rm_eval"), ("curves", "curves")],
         Work(rows=len(outputs.figures(c, "rm_figures"))))
-    add("replication", "replication", [("curves", "curves"), ("fits", "fits"), ("role_swap", "role_swap")], Work())
+    add("replication", "replication", [("curves", "curves"), ("fits", "fits"), ("role_swap", "role_swap")],
+        Work(rows=c["replication"]["n_boot"] * 4))  # the RM bootstrap of Wen's 4 rows
     return out
 
 
