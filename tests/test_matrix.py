@@ -22,7 +22,8 @@ VARIANTS = {
     "no-flat-teacher": {"rm_eval": {"flat_factor": None}, "rl": RLOO},
     "bt-only": {"proxy": {"objectives": ["bt"]}, "rl": {**RLOO, "objectives": ["bt"]}},
     "one-size-one-data": {"proxy": {"sizes": [{"name": "xs", "arch": {"n_embd": 8, "n_layer": 1, "n_head": 2}}],
-                                    "data_sizes": [200]}, "role_swap": {"size": "xs", "data_size": 200}, "rl": RLOO},
+                                    "data_sizes": [200]}, "role_swap": {"size": "xs", "data_size": 200},
+                          "shift": {"size": "xs", "data_size": 200}, "rl": RLOO},
     "no-role-swap": {"role_swap": {"flip_rates": []}, "rl": RLOO},
     "ppo-only": {"rl": {"algorithms": ["ppo"], "sweeps": []}},
 }
