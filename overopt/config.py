@@ -271,10 +271,11 @@ def check(config: dict) -> None:
     pairs = n_eval * ev["k"] * (ev["k"] - 1) // 2
     if max(ev["test_sizes"]) > pairs:
         raise ConfigError("rm_eval.test_sizes", f"more than the {pairs} pool pairs (eval prompts x C(k, 2))")
-    for key in ("rm_eval", "role_swap"):
+    for key in ("rm_eval", "role_swap", "mix"):
         _check_rl_step(f"{key}.rl_step", config[key]["rl_step"], rl)
     _check_role_swap(config)
     _check_shift(config)
+    _check_mix(config)
     if config["fit"]["min_n"] > config["bon"]["N"]:
         raise ConfigError("fit.min_n", f"larger than bon.N ({config['bon']['N']})")
     _check_memory(config)
@@ -329,6 +330,26 @@ def _check_shift(config: dict) -> None:
         if len(words) != 1 or not sh["cue"].startswith(" ") or not 0 <= index < vocab or words[0] != word(index):
             raise ConfigError("shift.cue", f"{sh['cue']!r}: the embedded world takes one word of its language after a "
                                            f"space, '{word(0)}' to '{word(vocab - 1)}' (a response has one spare position)")
+
+
+def _check_mix(config: dict) -> None:
+    """Razin's teachers: a size of the grid, pairs the labeling provides, shares that name runs
+    apart, an off-policy source that is not pi_init itself."""
+    mx = config["mix"]
+    _check_design_cell("mix", mx, config["proxy"])
+    if not mx["onpolicy_fractions"]:
+        return
+    if len(mx["onpolicy_fractions"]) < 2:
+        raise ConfigError("mix.onpolicy_fractions", f"{mx['onpolicy_fractions']}: at least 2 members, or [] to "
+                                                    "switch the design off")
+    _check_unique("mix", mx, ("onpolicy_fractions",))
+    _check_path_numbers("mix.onpolicy_fractions", mx["onpolicy_fractions"])
+    if mx["temperature"] == 1:
+        raise ConfigError("mix.temperature", "1 samples pi_init itself: the off-policy source needs another temperature")
+    n = mx["data_size"] or min(config["proxy"]["data_sizes"])
+    if any(round(f * n) != f * n for f in mx["onpolicy_fractions"]):
+        raise ConfigError("mix.onpolicy_fractions", f"{mx['onpolicy_fractions']} of {n} pairs (mix.data_size) are not "
+                                                    "whole numbers of pairs")
 
 
 def _check_memory(config: dict) -> None:

@@ -48,10 +48,11 @@ OVERHEAD_S = {
     "sample_policy_pool": 6.6, "score_pool": 6.9, "label_pairs": 7.0, "train_rm": 8.5, "score_eval": 6.7,
     "train_rl": 8.1, "train_daa": 8.0, "bon_curves": 0.85, "bon_fits": 2.4, "rm_metrics": 0.65, "curves": 0.65,
     "fits": 2.4, "figures": 2.1, "rm_eval": 2.5, "rm_figures": 1.8, "replication": 2.9, "score_runs": 6.9,
-    "role_swap": 2.5,
+    "role_swap": 2.5, "label_offpolicy": 7.0, "score_teachers": 6.9, "teachers": 2.5,
 }
 TORCH_RULES = {"gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool", "score_pool",
-               "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa", "score_runs"}  # the rest never import torch
+               "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa", "score_runs", "label_offpolicy",
+               "score_teachers"}  # the rest never import torch
 # Per kind of pass: seconds per layer pass (one batched call through one layer, including the
 # batch's tokenization and Python; a training step counts 3 per layer) and effective FLOP/s, on
 # one CPU thread: least squares on the default study's first 54 jobs (default run, `--cores 2`,
@@ -65,22 +66,25 @@ CUDA_START_S, LOAD_BYTES_S = 3.0, 1.0e9  # GPU runs: CUDA context; reading a mod
 CUDA_CONTEXT_MB = 500
 # Per-rule factors on the CPU model work of the trainers (reward calls, decoding, logging,
 # evaluation bookkeeping), fitted to the same default jobs (median over median); 1 on a GPU.
-RULE_FACTOR = {"train_rl": 0.6, "train_daa": 1.3, "train_policy": 1.15, "label_pairs": 1.25}
+RULE_FACTOR = {"train_rl": 0.6, "train_daa": 1.3, "train_policy": 1.15, "label_pairs": 1.25, "label_offpolicy": 1.25}
 # Table jobs: seconds per row of what drives them (see jobs(); fits: an eval prompt of a run x a bootstrap
 # replicate), fitted to the default and tiny runs.
 ROW_S = {"prompts": 1.5e-4, "world": 3.7e-4, "gold_rm": 4.6e-6, "bon_curves": 4e-8, "bon_fits": 1e-9, "rm_metrics": 0.0,
          "curves": 0.0, "fits": 1.35e-6, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3, "replication": 5e-4,
-         "role_swap": 1e-8}
+         "role_swap": 1e-8, "teachers": 2e-5}
 FIT_RUN_ROWS = 35  # fits: a run's bootstrap refits cost about as much as 35 of its eval prompts' rows
 # Process memory of the rules that never import torch (resources.estimate counts torch's 700 MB
 # for every job it estimates), MB: the max RSS of the tiny and default runs' benchmark files.
 PROCESS_MB = {"prompts": 120, "world": 150, "bon_curves": 135, "bon_fits": 225, "rm_metrics": 130, "curves": 120,
-              "fits": 225, "figures": 270, "rm_eval": 195, "rm_figures": 280, "replication": 225, "role_swap": 225}
+              "fits": 225, "figures": 270, "rm_eval": 195, "rm_figures": 280, "replication": 225, "role_swap": 225,
+              "teachers": 225}
 GPU_RULES = {"train_policy", "sample_pool", "score_pool", "label_pairs", "train_rm", "train_rl", "train_daa",
-             "sample_ood", "sample_policy_pool", "score_eval", "score_runs"}  # the rules with `gpu: 1`
+             "sample_ood", "sample_policy_pool", "score_eval", "score_runs", "label_offpolicy",
+             "score_teachers"}  # the rules with `gpu: 1`
 ORDER = ["prompts", "world", "gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool",
          "score_pool", "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa", "bon_curves", "bon_fits",
-         "rm_metrics", "curves", "score_runs", "role_swap", "fits", "figures", "rm_eval", "rm_figures", "replication"]
+         "rm_metrics", "curves", "score_runs", "role_swap", "label_offpolicy", "score_teachers", "teachers", "fits",
+         "figures", "rm_eval", "rm_figures", "replication"]
 
 
 # --- models and sequences -----------------------------------------------------------------
@@ -255,6 +259,7 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
         daa_proxy,
         daa_runs,
         flip_family,
+        mix_family,
         policies,
         proxies,
         rl_runs,
@@ -329,6 +334,14 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
         Work().sample(pols[pi], n_pairs, tok, gb).forward(gold, n_pairs, S, sb).load(pols[pi], gold),
         [(pols[pi], "infer"), (gold, "infer")],
         max(_act_sample(pols[pi], min(gb, n_pairs), tok), _act_forward(gold, min(sb, n_pairs), S, False)))
+    mix = [m["id"] for m in mix_family(c)]
+    if mix:
+        n_off = (mix_family(c)[0]["data_size"] + c["labels"]["heldout"]) * 2
+        add("label_offpolicy", "label_offpolicy", [pol_dep(pi), ("gold_rm", "gold_rm"), ("score_pool", "gold"),
+                                                   ("prompts", "prompts")],
+            Work().sample(pols[pi], n_off, tok, gb).forward(gold, n_off, S, sb).load(pols[pi], gold),
+            [(pols[pi], "infer"), (gold, "infer")],
+            max(_act_sample(pols[pi], min(gb, n_off), tok), _act_forward(gold, min(sb, n_off), S, False)))
     tr = c["proxy"]["train"]
     for p in trained(c):
         m, b = rms[p["id"]], tr["per_device_train_batch_size"]
@@ -339,7 +352,8 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
             M = min(c["proxy"]["pfr"]["prompts"], b - 1)
             work.forward(m, 2 * b * M * steps, S, 2 * b * M)
             act = max(act, _act_forward(m, 2 * b * M, S, False))
-        add("train_rm", p["id"], [("label_pairs", "label_pairs"), pol_dep(pi)], work, [(m, "train32")], act)
+        off = ("label_offpolicy", "label_offpolicy") if p["onpolicy"] < 1 else None
+        add("train_rm", p["id"], [("label_pairs", "label_pairs"), off, pol_dep(pi)], work, [(m, "train32")], act)
     extra_n = ood_n + len(more) * w["prompts"]["eval"] * ev["k"] + min(ev["swap_prompts"], w["prompts"]["eval"]) * 2 * (
         1 + ev["swaps"])
     for t in evaluated:
@@ -407,6 +421,12 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
     add("role_swap", "role_swap", [("score_pool", t) for t in dict.fromkeys(["gold", *family, *(p["id"] for p in proxies(c))])]
         + [("score_runs", t) for t in family if swap_runs],
         Work(rows=(len(family) ** 2 + grid_view ** 2) * pool_n * len(c["role_swap"]["bon_n"])))
+    teacher_n = 2 * c["labels"]["heldout"] + len(more) * w["prompts"]["eval"] * ev["k"]
+    for t in [*mix, "gold"] if mix else []:
+        m = rms[t]
+        add("score_teachers", t, [rm_dep(t), ("label_offpolicy", "label_offpolicy"),
+                                  *[("sample_policy_pool", p) for p in more]],
+            Work().forward(m, teacher_n, S, sb).load(m), [(m, "infer")], _act_forward(m, min(sb, teacher_n), S, False))
     rl_rows = n_rl * points + n_daa * (1 + len(daa["fractions"]) + int(daa["train"]["num_train_epochs"]) - 1)
     curve_deps = [("bon_curves", "bon_curves")] + [(j.rule, j.id) for j in out if j.rule in ("train_rl", "train_daa")]
     add("curves", "curves", curve_deps, Work(rows=rl_rows + len(scored) * bon_grid))
@@ -416,6 +436,10 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
     add("rm_eval", "rm_eval", [("score_pool", t) for t in evaluated] + [("score_eval", t) for t in evaluated]
         + [("rm_metrics", "rm_metrics"), ("gold_rm", "gold_rm"), ("curves", "curves"), ("fits", "fits")],
         Work(rows=len(evaluated) * ev["n_boot"]))
+    teachers = [*mix, "gold"] if mix else []  # the table is declared with the design off too (no rows)
+    add("teachers", "teachers", [("score_pool", t) for t in teachers] + [("score_teachers", t) for t in teachers]
+        + [("rm_metrics", "rm_metrics"), ("curves", "curves")],
+        Work(rows=len(policies(c)) * (len(teachers) + 1) * ev["n_boot"] * 16))  # 4 groups x 2 increases x 2 stats
     add("rm_figures", "rm_figures", [("rm_eval", "rm_eval"), ("curves", "curves")],
         Work(rows=len(outputs.figures(c, "rm_figures"))))
     add("replication", "replication", [("curves", "curves"), ("fits", "fits"), ("role_swap", "role_swap")],

@@ -21,7 +21,7 @@ REPLICATION = "Replication scorecard"
 TABLES = {  # table -> the job that writes it
     "rm_metrics": "rm_metrics", "curves": "curves", "fits": "fits", "scaling": "fits", "length": "fits", "rm_eval": "rm_eval",
     "correlations": "rm_eval", "report_card": "rm_eval", "predictors": "rm_eval", "headlines": "rm_eval", "role_swap": "role_swap",
-    "replication": "replication",
+    "teachers": "teachers", "teacher_correlations": "teachers", "replication": "replication",
 }
 
 
@@ -58,6 +58,7 @@ FIGURES = [
     Figure("role_swap", WEN, "rm_figures", "wen:role_swap_figure"),
     Figure("variance_vs_gain", RAZIN, "rm_figures", "razin:variance_vs_gain_figure"),
     Figure("flat_teacher", RAZIN, "rm_figures", "razin:flat_teacher_figure", ("reference",)),
+    Figure("teachers", RAZIN, "rm_figures", "razin:teachers_figure"),
     Figure("prompt_free", MAO, "rm_figures", "mao:prompt_free_figure"),
     Figure("bt_vs_pfr", MAO, "rm_figures", "mao:bt_vs_pfr_figure", ("bt_and_pfr",)),
     Figure("shift", MAO, "rm_figures", "mao:shift_figure"),

@@ -107,7 +107,7 @@ def _models(config) -> dict:
             "gold": gold, "proxy": _largest(config, list(sizes.values())),
             "rm": _largest(config, [gold, *sizes.values()]),
             "rl_rm": _largest(config, [gold, *(of[t] for t in [*rl_targets(config)[1:],
-                                                                 *(r["rm"] for r in design_runs(config))])]),
+                                                                 *(r["rm"] for r in design_runs(config))] if t in of)]),
             "daa_proxy": of.get(daa_proxy(config), (None, None)), "n_rms": (1 + len(of), "proxy.sizes")}
 
 
@@ -148,6 +148,7 @@ def estimate(config: dict) -> dict[str, dict]:
                             + _rows(c, g("rm_eval.swap_prompts"), (2 * (1 + c["rm_eval"]["swaps"]), "rm_eval.swaps")),
                             _forward(c, m["rm"], score)),
         "score_runs": _peak(TORCH_MB, _weights(c, m["proxy"], 1), _forward(c, m["proxy"], score)),
+        "score_teachers": _peak(TORCH_MB, _weights(c, m["rm"], 1), _forward(c, m["rm"], score)),
         # the trained policy (x4; PPO trains a value model of its shape too) and pi_ref
         "train_rl": _peak(TORCH_MB, _weights(c, m["policies"], 9 if "ppo" in rl["algorithms"] else 5)
                           + _weights(c, m["rl_rm"], 1) + _weights(c, m["gold"], 1),
@@ -168,9 +169,11 @@ def estimate(config: dict) -> dict[str, dict]:
         # every RM's pool scores; bootstrap indices and resampled pairs, n_boot x proxies
         "rm_eval": _peak(LIGHT_MB, [(8, (m["n_rms"], eval_, N)), (6 * 8, (g("rm_eval.n_boot"), m["n_rms"]))]),
     }
+    out["label_offpolicy"] = out["label_pairs"]  # the same sampling and scoring, fewer prompts
     skip = {"gold_rm": not m["gold"][1], "train_policy": not m["policies"][1],
             "sample_policy_pool": not c["policy"]["more_sizes"], "train_daa": not daa["losses"],
-            "score_runs": not (c["role_swap"]["flip_rates"] and c["role_swap"]["rl"])}
+            "score_runs": not (c["role_swap"]["flip_rates"] and c["role_swap"]["rl"]),
+            "score_teachers": not c["mix"]["onpolicy_fractions"], "label_offpolicy": not c["mix"]["onpolicy_fractions"]}
     return {rule: e for rule, e in out.items() if not skip.get(rule)}
 
 

@@ -93,6 +93,33 @@ class RunScores(Score):
 
 
 @dataclass(frozen=True)
+class TeacherScores(Score):
+    """One of Razin's teachers' scores of the off-policy held-out pairs and of the other
+    students' samples (``policies``)."""
+
+    policies: list
+
+
+@dataclass(frozen=True)
+class Teachers:
+    """Razin's design: the mix members (decreasing on-policy share), the gold RM, the flat
+    teacher (id and transform, or None), the students (pi_init first), reward variance over the
+    first ``k`` samples per eval prompt, the increases at ``rl_step`` (None: the last) of the
+    runs in ``setting`` (algorithm, kl_coef, rl_seed)."""
+
+    members: list
+    gold: str
+    flat: dict | None
+    students: list
+    k: int
+    rl_step: int | None
+    setting: dict
+    n_boot: int
+    level: float
+    seed: int
+
+
+@dataclass(frozen=True)
 class RoleSwap:
     """Wen's role swap: the family (member ids in flip-rate order), the grid view's RMs (gold
     and the grid's proxies), BoN at ``bon_n``, RL at ``rl_step`` (None: the last) and at
@@ -123,11 +150,22 @@ class Labels:
 
 
 @dataclass(frozen=True)
+class OffPolicyLabels(Labels):
+    """Razin's off-policy pairs: pi_init at ``temperature`` on the first ``data_size``
+    RM-training prompts (the mix members' training prompts) and on the on-policy pairs'
+    held-out prompts."""
+
+    temperature: float
+    data_size: int
+
+
+@dataclass(frozen=True)
 class Proxy:
     """One proxy RM of a family: its grid cell and how it is trained. ``flip``: the share of
     its training pairs whose gold label it flips again (the role-swap family; 0 in the grid);
     ``cue``: the response-only cue planted on the chosen side of its training pairs (Mao's
-    shift: text and rate; None elsewhere)."""
+    shift: text and rate; None elsewhere); ``onpolicy``: the share of its training pairs from
+    pi_init, the rest from the off-policy pairs (Razin's mix; 1 elsewhere)."""
 
     id: str
     family: str
@@ -137,6 +175,7 @@ class Proxy:
     seed: int
     flip: float
     cue: dict | None
+    onpolicy: float
     train: dict
     tokenizer: str
     n_positions: int
@@ -329,6 +368,20 @@ class Stages:
         return to_hp(RunScores(t.model, self.c["score_batch_size"], self.c["trust_remote_code"], self.c["dtype"],
                                t.chat, self.c["rl"]["eval_prompts"]))
 
+    def teacher_scores(self, rm: str) -> dict:
+        t = self.targets[rm]
+        return to_hp(TeacherScores(t.model, self.c["score_batch_size"], self.c["trust_remote_code"], self.c["dtype"],
+                                   t.chat, target_grid.students(self.c)[1:]))
+
+    def teachers(self) -> dict:
+        flat = [t for t in self.targets.of_kind(target_grid.REFERENCE) if t.family == target_grid.FLAT]
+        rl = self.c["rl"]
+        setting = {"algorithm": rl["algorithms"][0], "kl_coef": min(rl["kl_coefs"]), "rl_seed": min(rl["seeds"])}
+        return to_hp(Teachers([t.id for t in self.targets.mix], self.targets.gold.id,
+                              {"id": flat[0].id, "transform": flat[0].transform} if flat else None,
+                              target_grid.students(self.c), self.c["rm_eval"]["k"], self.c["mix"]["rl_step"], setting,
+                              self.c["rm_eval"]["n_boot"], self.c["fit"]["level"], self.c["seed"]))
+
     def role_swap(self) -> dict:
         rs = self.c["role_swap"]
         grid = [self.targets.gold.id, *(t.id for t in self.targets.of_family(target_grid.GRID))]
@@ -342,11 +395,16 @@ class Stages:
                             self.c["score_batch_size"], self.c["trust_remote_code"], self.c["dtype"],
                             self.c["seed"] + 5))
 
+    def offpolicy_labels(self) -> dict:
+        lab, mx = self.labels(), self.c["mix"]
+        return to_hp(OffPolicyLabels(**{**lab, "seed": self.c["seed"] + 6}, temperature=mx["temperature"],
+                                     data_size=target_grid.mix_family(self.c)[0]["data_size"]))
+
     def proxy(self, rm: str) -> dict:
         p, pc = self.targets[rm].grid, self.c["proxy"]
         pfr = {k: pc["pfr"][k] for k in ("prompts", "tau")} if p["objective"] == "pfr" else None
         return to_hp(Proxy(rm, p["family"], p["size"], p["data_size"], p["objective"], p["seed"], p["flip"], p["cue"],
-                           pc["train"], self.pi_init,
+                           p["onpolicy"], pc["train"], self.pi_init,
                            self.n_positions, self.c["labels"], pfr, self.c["trust_remote_code"], self.c["dtype"]))
 
     def _run(self, section: dict, policy: str, seed: str) -> dict:

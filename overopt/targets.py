@@ -20,7 +20,9 @@ KINDS = (GOLD, REFERENCE, PROXY)
 GRID = "grid"  # the proxies of Gao's sizes x data sizes x objectives x seeds grid
 FLIP = "flip"  # Wen et al.'s role-swap family: one size and data size, labels flipped at several rates
 CUE = "cue"  # Mao et al.'s shift: proxies trained on pairs with a response-only cue on the chosen side
+MIX = "mix"  # Razin et al.'s teachers: one size and data size, on-policy and off-policy pairs mixed
 FLAT = "flat"  # the family of Razin et al.'s accurate-but-flat teacher
+FLAT_ID = "gold_flat"
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def proxies(config: dict) -> list[dict]:
     p = config["proxy"]
     pfr_sizes = p["pfr"].get("data_sizes") or p["data_sizes"]
     return [{"id": f"{s['name']}-d{n}-{obj}-s{seed}", "size": s, "data_size": n, "objective": obj, "seed": seed,
-             "flip": 0.0, "cue": None, "family": GRID}
+             "flip": 0.0, "cue": None, "onpolicy": 1.0, "family": GRID}
             for s in p["sizes"] for n in p["data_sizes"] for obj in p["objectives"] for seed in p["seeds"]
             if obj != "pfr" or n in pfr_sizes]
 
@@ -86,7 +88,7 @@ def flip_family(config: dict) -> list[dict]:
         alias = rate == 0 and plain in grid
         rm = plain if alias else f"{size['name']}-d{n}-flip{path_number(rate)}-s{rs['seed']}"
         out.append({"id": rm, "size": size, "data_size": n, "objective": "bt", "seed": rs["seed"], "flip": float(rate),
-                    "cue": None, "family": GRID if alias else FLIP, "alias": alias})
+                    "cue": None, "onpolicy": 1.0, "family": GRID if alias else FLIP, "alias": alias})
     return out
 
 
@@ -98,13 +100,34 @@ def shift_family(config: dict) -> list[dict]:
         return []
     size, n = _cell(config, sh, 0, min)
     return [{"id": f"{size['name']}-d{n}-cue-{obj}-s{seed}", "size": size, "data_size": n, "objective": obj,
-             "seed": seed, "flip": 0.0, "cue": {"text": sh["cue"], "rate": sh["rate"]}, "family": CUE}
+             "seed": seed, "flip": 0.0, "cue": {"text": sh["cue"], "rate": sh["rate"]}, "onpolicy": 1.0, "family": CUE}
             for obj in sh["objectives"] for seed in sh["seeds"]]
 
 
+def mix_family(config: dict) -> list[dict]:
+    """Razin's teachers (``mix``): one proxy per on-policy share of its training pairs, in
+    decreasing share, as :func:`proxies`' entries plus ``alias``: the share-1 member that is a
+    grid proxy (same size, data size, seed, objective bt) is that proxy."""
+    mx = config["mix"]
+    if not mx["onpolicy_fractions"]:
+        return []
+    size, n = _cell(config, mx, -1, min)
+    grid = {q["id"] for q in proxies(config)}
+    out = []
+    for f in sorted(mx["onpolicy_fractions"], reverse=True):
+        plain = f"{size['name']}-d{n}-bt-s{mx['seed']}"
+        alias = f == 1 and plain in grid
+        rm = plain if alias else f"{size['name']}-d{n}-on{path_number(f)}-s{mx['seed']}"
+        out.append({"id": rm, "size": size, "data_size": n, "objective": "bt", "seed": mx["seed"], "flip": 0.0,
+                    "cue": None, "onpolicy": float(f), "family": GRID if alias else MIX, "alias": alias})
+    return out
+
+
 def trained(config: dict) -> list[dict]:
-    """Every proxy a job trains: the grid's, the role-swap family's own members, the shift's."""
-    return [*proxies(config), *(m for m in flip_family(config) if not m["alias"]), *shift_family(config)]
+    """Every proxy a job trains: the grid's, the role-swap family's own members, the shift's,
+    the on-policy mix's own members."""
+    return [*proxies(config), *(m for m in flip_family(config) if not m["alias"]), *shift_family(config),
+            *(m for m in mix_family(config) if not m["alias"])]
 
 
 def gao_view(frame):
@@ -164,10 +187,34 @@ def role_swap_runs(config: dict) -> list[dict]:
     return _runs_against(config, flip_family(config)) if config["role_swap"]["rl"] else []
 
 
+def teachers(config: dict) -> list[str]:
+    """Razin's teachers, in order: the mix members, the gold RM and the flat teacher (if on)."""
+    if not config["mix"]["onpolicy_fractions"]:
+        return []
+    return [*(m["id"] for m in mix_family(config)), GOLD, *([FLAT_ID] if config["rm_eval"]["flat_factor"] else [])]
+
+
+def students(config: dict) -> list[str]:
+    """Razin's students: pi_init and every policy of the policy-size axis."""
+    return [p["name"] for p in policies(config)]
+
+
+def teacher_runs(config: dict) -> list[dict]:
+    """RL of every student against every teacher (``mix.rl``): first algorithm, the grid's
+    smallest KL coefficient and seed."""
+    if not config["mix"]["rl"]:
+        return []
+    rl = config["rl"]
+    return [{"policy": p, "algo": rl["algorithms"][0], "rm": t, "kl": path_number(min(rl["kl_coefs"])),
+             "seed": min(rl["seeds"])} for p in students(config) for t in teachers(config)]
+
+
 def design_runs(config: dict) -> list[dict]:
-    """The RL runs the papers' own designs add beyond the grid: the role swap's, and one against
-    every shift proxy (``shift.rl``), as :func:`rl_runs` entries."""
-    return role_swap_runs(config) + (_runs_against(config, shift_family(config)) if config["shift"]["rl"] else [])
+    """The RL runs the papers' own designs add beyond the grid: the role swap's, one against
+    every shift proxy (``shift.rl``), and every student against every teacher of the mix
+    (``mix.rl``), as :func:`rl_runs` entries."""
+    return (role_swap_runs(config) + (_runs_against(config, shift_family(config)) if config["shift"]["rl"] else [])
+            + teacher_runs(config))
 
 
 def daa_data_size(config: dict) -> int:
@@ -208,7 +255,7 @@ class Registry:
     def __init__(self, config: dict):
         gold = gold_model(config)
         rl_ids = set(rl_targets(config))
-        self._family = flip_family(config)
+        self._family, self._mix = flip_family(config), mix_family(config)
         self.targets: dict[str, Target] = {}
         self._add(Target(GOLD, GOLD, GOLD, gold, f"{R}/rms/gold/normalization.json", f"{R}/rms/gold/metrics.json",
                          rl=True, chat=config["gold"]["chat_template"]))
@@ -218,7 +265,7 @@ class Registry:
                              f"{R}/rms/{rm}/metrics.json", rl=rm in rl_ids, grid=p))
         factor = config["rm_eval"]["flat_factor"]
         if factor:  # Razin et al.'s accurate-but-flat teacher (RL only)
-            self._add(Target("gold_flat", REFERENCE, FLAT, gold, f"{R}/rms/gold/normalization.json",
+            self._add(Target(FLAT_ID, REFERENCE, FLAT, gold, f"{R}/rms/gold/normalization.json",
                              f"{R}/rms/gold/metrics.json", rl=True, base=GOLD, transform={"flat": factor}))
 
     def _add(self, t: Target) -> None:
@@ -254,6 +301,11 @@ class Registry:
     def role_swap(self) -> list[Target]:
         """The role-swap family in flip-rate order (a rate-0 member may be a grid proxy)."""
         return [self.targets[m["id"]] for m in self._family]
+
+    @property
+    def mix(self) -> list[Target]:
+        """Razin's mix members in decreasing on-policy share (the share-1 member may be a grid proxy)."""
+        return [self.targets[m["id"]] for m in self._mix]
 
     @property
     def scored(self) -> list[Target]:

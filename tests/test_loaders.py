@@ -108,8 +108,9 @@ def test_real_model_preset_plans_offline(root, snakemake_bin, tmp_path):
     assert out.returncode == 0, text[-3000:]
     stats = text.split("Job stats:")[1]
     # 5 sizes x 3 data sizes (bt) + a pfr twin of each 2k-pair proxy (the default's proxy.pfr), and the
-    # role-swap family's 7 members beside the grid's p160m-d10000-bt-s0, the shift's 6 (bt/pfr x 3 seeds)
-    assert re.search(r"^train_rm\s+33$", stats, re.M) and "train_policy" not in stats
+    # role-swap family's 7 members beside the grid's p160m-d10000-bt-s0, the shift's 6 (bt/pfr x 3 seeds),
+    # the mix's 4 on-policy shares below 1 (share 1 is p160m-d10000-bt-s0 too)
+    assert re.search(r"^train_rm\s+37$", stats, re.M) and "train_policy" not in stats
     # the configured gold RM is not built: its job only writes the gold identity row
     assert re.search(r"^gold_rm\s+1$", stats, re.M)
     assert re.findall(r"rule gold_rm:.*?\n\s+output: ([^\n]*)", text, re.S) == ["results/rms/gold/metrics.json"]

@@ -23,8 +23,10 @@ VARIANTS = {
     "bt-only": {"proxy": {"objectives": ["bt"]}, "rl": {**RLOO, "objectives": ["bt"]}},
     "one-size-one-data": {"proxy": {"sizes": [{"name": "xs", "arch": {"n_embd": 8, "n_layer": 1, "n_head": 2}}],
                                     "data_sizes": [200]}, "role_swap": {"size": "xs", "data_size": 200},
-                          "shift": {"size": "xs", "data_size": 200}, "rl": RLOO},
+                          "shift": {"size": "xs", "data_size": 200}, "mix": {"size": "xs", "data_size": 200},
+                          "rl": RLOO},
     "no-role-swap": {"role_swap": {"flip_rates": []}, "rl": RLOO},
+    "no-mix": {"mix": {"onpolicy_fractions": []}, "rl": RLOO},
     "ppo-only": {"rl": {"algorithms": ["ppo"], "sweeps": []}},
 }
 

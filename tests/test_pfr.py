@@ -75,7 +75,7 @@ def tiny_world(tmp_path_factory):
 
 def _train(d, csv, objective, out, data_size=N_TRAIN, seed=0, pfr=None, **hp):
     s = settings.Proxy(id=f"{out}-{objective}", size=PROXY, data_size=data_size, objective=objective, seed=seed,
-                       family="grid", flip=0.0, cue=None, train={**HP, **hp}, tokenizer=str(d / "tok"), n_positions=N_POS,
+                       family="grid", flip=0.0, cue=None, onpolicy=1.0, train={**HP, **hp}, tokenizer=str(d / "tok"), n_positions=N_POS,
                        labels={"mode": "hard", "flip_rate": 0.0},
                        pfr={**PFR, **(pfr or {})} if objective == "pfr" else None, trust_remote_code=False, dtype="auto")
     return rms.train_proxy(s, str(d / csv), str(d / out))

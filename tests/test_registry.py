@@ -7,7 +7,7 @@ import yaml
 
 from overopt import config as C
 from overopt import outputs, settings
-from overopt.targets import CUE, FLIP, GOLD, GRID, PROXY, REFERENCE, Registry
+from overopt.targets import CUE, FLIP, GOLD, GRID, MIX, PROXY, REFERENCE, Registry, design_runs, teacher_runs
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,10 @@ def test_registry_lists_every_target_once(default):
     reg = Registry(default)
     assert reg.ids[0] == GOLD and reg.ids[-1] == "gold_flat"
     assert [t.kind for t in reg].count(GOLD) == 1 and len(reg.of_kind(REFERENCE)) == 1
-    assert len(reg.proxies) == 20 + 7 + 6 and all(t.trained for t in reg.proxies)  # grid, role swap, shift
+    assert len(reg.proxies) == 20 + 7 + 6 + 4 and all(t.trained for t in reg.proxies)  # grid, role swap, shift, mix
     assert [t.id for t in reg.role_swap][0] == "m-d6000-bt-s0" and len(reg.of_family(FLIP)) == 7
     assert {t.id for t in reg.of_family(CUE)} == {f"s-d2000-cue-{o}-s{s}" for o in ("bt", "pfr") for s in range(3)}
-    assert reg["gold_flat"].base == GOLD and not reg["gold_flat"].scored and reg["gold_flat"].transform == {"flat": 0.1}
+    assert reg["gold_flat"].base == GOLD and not reg["gold_flat"].scored and reg["gold_flat"].transform == {"flat": 0.001}
     assert {t.id for t in reg.scored} == {GOLD, *(t.id for t in reg.proxies)}
     assert {t.id for t in reg.rl_targets} == {GOLD, "gold_flat", *(t.id for t in reg.of_family(GRID))}
 
@@ -99,9 +99,30 @@ def test_every_stage_setting_round_trips(default):
         settings.DAA: st.daa("large", "ipo_sum", "0.1", "0"), settings.Bon: st.bon(), settings.Fit: st.fit(),
         settings.BonFit: st.bon_fit(), settings.Replication: st.replication(),
         settings.RMEval: st.rm_eval(), settings.Figures: st.figures(["bon_by_rm_size"]),
+        settings.OffPolicyLabels: st.offpolicy_labels(), settings.TeacherScores: st.teacher_scores(GOLD),
+        settings.Teachers: st.teachers(),
     }
     for cls, hp in built.items():
         assert settings.to_hp(cls(**hp)) == hp
     assert built[settings.RL]["target"] == {"id": "gold_flat", "kind": REFERENCE, "model": reg[GOLD].model,
-                                           "transform": {"flat": 0.1}}
+                                           "transform": {"flat": 0.001}}
     assert built[settings.Proxy]["pfr"] is None and reg[proxy].kind == PROXY
+
+
+def test_mix_family_and_its_runs(default):
+    """Razin's teachers: the share-1 member is the grid's bt proxy of that cell; RL of every
+    student against every member, gold and the flat teacher, each once in the plan."""
+    reg = Registry(default)
+    assert [t.id for t in reg.mix] == ["m-d2000-bt-s0", *(f"m-d2000-on{f}-s0" for f in ("0.75", "0.5", "0.25", "0"))]
+    assert reg.mix[0].family == GRID and {t.family for t in reg.mix[1:]} == {MIX}
+    assert [t.grid["onpolicy"] for t in reg.mix] == [1.0, 0.75, 0.5, 0.25, 0.0]
+    runs = teacher_runs(default)
+    assert len(runs) == 2 * 7 and {r["policy"] for r in runs} == {"small", "large"}
+    assert {r["rm"] for r in runs} == {t.id for t in reg.mix} | {GOLD, "gold_flat"}
+    off = variant(default, mix={"onpolicy_fractions": []})
+    assert not Registry(off).mix and not teacher_runs(off) and len(design_runs(off)) == len(design_runs(default)) - 14
+    assert not teacher_runs(variant(default, mix={"rl": False}))
+    alone = variant(default, mix={"data_size": 6000, "size": "xs"})  # xs-d6000-bt-s0 is in the grid too
+    assert Registry(alone).mix[0].id == "xs-d6000-bt-s0"
+    assert settings.Stages(default).proxy("m-d2000-on0.25-s0")["onpolicy"] == 0.25
+    assert settings.Stages(default).proxy("m-d2000-bt-s0")["onpolicy"] == 1.0

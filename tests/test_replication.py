@@ -283,7 +283,8 @@ ALL_CLAIMS = {"bon_gold_peaks_smallest_proxy", "rl_gold_peaks_smallest_proxy", "
               "daa_gold_is_hump", "daa_small_beta_peaks_in_first_epoch", "daa_rl_form_beats_quadratic",
               "implicit_acc_does_not_track_gold", "acc_ndr_weak_bon", "acc_ndr_weak_rl_step", "acc_ndr_weak_rl_kl",
               "acc_ndr_weak_bon_grid", "shift_hurts_bt", "pfr_beats_bt_under_shift", "pfr_bon_gold_above_bt",
-              "pfr_rl_gold_above_bt"}
+              "pfr_rl_gold_above_bt", "variance_predicts_gold_gain", "variance_and_accuracy_beat_accuracy",
+              "flat_teacher_slower", "best_teacher_depends_on_student"}
 
 
 @pytest.mark.parametrize("empty_fits", [False, True])
@@ -356,7 +357,8 @@ def test_real_tiny_tables():
     t = replication_table(curves, fits)
     assert list(t.columns) == COLUMNS and set(t["claim"]) == ALL_CLAIMS
     assert t["verdict"].isin(VERDICTS).all() and (t["n"] >= 0).all()
-    assert set(t["paper"]) == {"gao", "rafailov", "wen", "mao"} and t["rule"].str.contains("replicated if").all()
+    assert set(t["paper"]) == {"gao", "rafailov", "wen", "razin", "mao"}
+    assert t["rule"].str.contains("replicated if").all()
     assert t["description"].str.len().gt(20).all() and t["statistic"].str.len().gt(10).all()
     # tiny runs one KL coefficient (0.1) for ppo and rloo: the penalty claims are off
     pen = t[t["claim"].str.startswith("kl_penalty")]

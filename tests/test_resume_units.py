@@ -189,7 +189,7 @@ def run_rm(d, out, objective, checkpoint_dir=None, save_steps=0):
     hp = {"learning_rate": 1e-2, "per_device_train_batch_size": PAIR_BATCH, "num_train_epochs": EPOCHS,
           "logging_steps": 5}
     s = settings.Proxy(id=f"s-{objective}", size={"name": "s", "arch": ARCH}, data_size=PAIRS, objective=objective,
-                       seed=0, family="grid", flip=0.0, cue=None, train=hp, tokenizer=str(d / "policy"), n_positions=24,
+                       seed=0, family="grid", flip=0.0, cue=None, onpolicy=1.0, train=hp, tokenizer=str(d / "policy"), n_positions=24,
                        labels={"mode": "hard", "flip_rate": 0.0},
                        pfr={"prompts": 2, "tau": 1.0} if objective == "pfr" else None, trust_remote_code=False, dtype="auto")
     return rms.train_proxy(s, str(d / "pairs.csv"), str(out), checkpoint_dir, save_steps)

@@ -13,7 +13,7 @@ from overopt.tables import summaries
 
 SETTING = {"policy": "small", "algorithm": "rloo", "kl_coef": 0.1, "rl_seed": 0}
 OTHER = {**SETTING, "kl_coef": 0.05}
-STEMS = ["acc_vs_ndr", "acc_vs_test_size", "role_swap", "variance_vs_gain", "flat_teacher", "prompt_free", "bt_vs_pfr", "shift",
+STEMS = ["acc_vs_ndr", "acc_vs_test_size", "role_swap", "variance_vs_gain", "flat_teacher", "teachers", "prompt_free", "bt_vs_pfr", "shift",
          "report_card"]
 # the reference targets' identity (the registry's kinds and families): the gold RM and the flat teacher
 REFERENCES = {"gold": {"kind": "gold", "family": "gold"}, "gold_flat": {"kind": "reference", "family": "flat"}}
@@ -105,13 +105,31 @@ def _rm_metrics(frame: pd.DataFrame, shift: bool) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def _teachers(design: bool) -> dict[str, pd.DataFrame]:
+    """Razin's (student, teacher) table and its Table 2: both students, or the design off (empty)."""
+    from overopt.tables import teachers as tt
+
+    rng = np.random.default_rng(2)
+    rows = [{"student": st, "student_params": 10, "teacher": t, "kind": kind, "family": fam, "onpolicy_fraction": f,
+             "params": 5, "variance": rng.uniform(0.3, 1), "acc_onpolicy": rng.uniform(0.6, 1),
+             "acc_offpolicy": rng.uniform(0.6, 1), "acc_labeled": rng.uniform(0.6, 1), "algorithm": "rloo",
+             "kl_coef": 0.1, "rl_seed": 0, "rl_step": 6, "gold_gain": rng.uniform(0, 0.5), "gold_gain_se": 0.05,
+             "proxy_gain": rng.uniform(0, 0.5), "proxy_gain_se": 0.05}
+            for st in ("small", "large") for t, kind, fam, f in
+            (("s-d600-bt-s0", "proxy", "grid", 1.0), ("s-d600-on0.5-s0", "proxy", "mix", 0.5),
+             ("s-d600-on0-s0", "proxy", "mix", 0.0), ("gold", "gold", "gold", np.nan),
+             ("gold_flat", "reference", "flat", np.nan))] if design else []
+    frame = pd.DataFrame(rows, columns=tt.COLUMNS)
+    return {"teachers": frame, "teacher_correlations": tt.correlation_table(frame, 20, 0.9, 0)}
+
+
 def _write(tmp_path, objectives, nan_outcomes: bool, curve_rms) -> dict[str, str]:
     frame = _rm_eval(objectives, nan_outcomes)
     corr = summaries.correlation_table(frame, n_boot=20, level=0.9, seed=0)
     card, predictors = summaries.report_card(frame, _fits(frame), SETTING, n_boot=20, level=0.9, seed=0)
     tables = {"rm_eval": frame, "correlations": corr, "report_card": card, "predictors": predictors,
               "curves": _curves(curve_rms(frame)), "role_swap": _role_swap(len(objectives) > 1),
-              "rm_metrics": _rm_metrics(frame, len(objectives) > 1)}
+              "rm_metrics": _rm_metrics(frame, len(objectives) > 1), **_teachers(len(objectives) > 1)}
     paths = {}
     for name, t in tables.items():
         paths[name] = str(tmp_path / f"{name}.csv")

@@ -52,7 +52,7 @@ def test_proxy_backbone_gets_trust_remote_code(tmp_path, monkeypatch):
                           "gold_rejected": [0.0, 0.0]})
     pairs.to_csv(tmp_path / "pairs.csv", index=False)
     s = settings.Proxy(id="p-d1-bt-s0", size={"name": "p", "name_or_path": str(tok_dir)}, data_size=1, objective="bt",
-                       seed=0, family="grid", flip=0.0, cue=None, train={}, tokenizer=str(tok_dir), n_positions=8, labels={"mode": "hard", "flip_rate": 0},
+                       seed=0, family="grid", flip=0.0, cue=None, onpolicy=1.0, train={}, tokenizer=str(tok_dir), n_positions=8, labels={"mode": "hard", "flip_rate": 0},
                        pfr=None, trust_remote_code=True, dtype="auto")
     with pytest.raises(_Stop):
         rms.train_proxy(s, str(tmp_path / "pairs.csv"), str(tmp_path / "out"))

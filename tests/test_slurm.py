@@ -14,13 +14,15 @@ pytestmark = pytest.mark.slow
 LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+) ")
 SETUP = re.compile(r"CUDA_VISIBLE_DEVICES=(\S+) SLURM_JOB_ID=(\S+)")
 # every rule still runs (GPU and CPU ones, the role-swap members' scores of their runs too), with
-# fewer jobs of each: one algorithm, no sweeps, bt proxies only, one DAA loss, no shift proxies
+# fewer jobs of each: one algorithm, no sweeps, bt proxies only, one DAA loss, no shift proxies, two
+# mix members without RL of their own
 REDUCED = """
 proxy: {objectives: [bt]}
 rl: {algorithms: [rloo], objectives: [bt], sweeps: []}
 daa: {losses: [dpo]}
 role_swap: {flip_rates: [0.0, 0.3, 0.45]}
 shift: {seeds: []}
+mix: {onpolicy_fractions: [1.0, 0.0], rl: false}
 """
 
 

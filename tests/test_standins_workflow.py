@@ -41,7 +41,7 @@ def fp32(root, snakemake_bin, tmp_path_factory):
 def bf16(root, snakemake_bin, tmp_path_factory):
     # the papers' own designs add no dtype path of their own (fp32 runs them): off, to keep CI short
     return _run(root, snakemake_bin, tmp_path_factory.mktemp("standins-bf16"), "dtype=bfloat16",
-                overlay="role_swap: {flip_rates: []}\nshift: {seeds: []}\n")
+                overlay="role_swap: {flip_rates: []}\nshift: {seeds: []}\nmix: {onpolicy_fractions: []}\n")
 
 
 def test_every_arm_runs_in_fp32(fp32):

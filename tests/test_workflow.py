@@ -194,7 +194,8 @@ def test_report_has_every_figure_and_table(tiny_run, tiny_repo, snakemake_bin):
 
 def test_the_papers_designs_run(tiny_run, tiny_config):
     """Wen's role swap over every ordered pair of the family (BoN and RL) and of the grid; Mao's
-    shift proxies with their shift and cue accuracies; each paper's scorecard rows."""
+    shift proxies with their shift and cue accuracies; Razin's teachers under both students;
+    each paper's scorecard rows."""
     t = tiny_run / "results" / "tables"
     swap = pd.read_csv(t / "role_swap.csv")
     family = [m["id"] for m in targets.flip_family(tiny_config)]
@@ -209,6 +210,20 @@ def test_the_papers_designs_run(tiny_run, tiny_config):
     cue = metrics[metrics.family == targets.CUE]
     assert len(cue) == 2 * 2 and cue[["shift_accuracy", "cue_accuracy"]].notna().all().all()
     assert (cue["cue_accuracy"] > cue["shift_accuracy"]).all()  # the planted cue was learned
+    mix = metrics[metrics.family == targets.MIX]
+    assert sorted(mix["onpolicy_fraction"]) == [0.0, 0.5] and (metrics["onpolicy_fraction"].dropna() <= 1).all()
+    teach = pd.read_csv(t / "teachers.csv")
+    ids = [*targets.teachers(tiny_config)]
+    assert len(teach) == 2 * len(ids) and set(teach["teacher"]) == set(ids) == {*(m["id"] for m in
+                                                                                 targets.mix_family(tiny_config)),
+                                                                                "gold", "gold_flat"}
+    assert set(teach["student"]) == {"small", "large"} and teach["gold_gain"].notna().all()
+    assert teach[["variance", "acc_onpolicy", "acc_offpolicy"]].notna().all().all()
+    flat = teach[teach.family == "flat"]
+    assert (flat["acc_onpolicy"] == 1).all() and (flat["variance"] < teach.loc[teach.family == "gold", "variance"].min()).all()
+    t2 = pd.read_csv(t / "teacher_correlations.csv")
+    assert set(t2["student"]) == {"small", "large"} and t2.loc[t2.over == "all", "value"].notna().any()
     card = pd.read_csv(t / "replication.csv")
-    assert {"gao", "rafailov", "wen", "mao"} == set(card["paper"])
+    assert {"gao", "rafailov", "wen", "razin", "mao"} == set(card["paper"])
+    assert not card.loc[card.paper == "razin", "description"].str.startswith("not run").any()
     assert card.loc[card.claim == "acc_ndr_weak_bon", "n"].iloc[0] == len(flip)

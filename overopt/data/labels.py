@@ -81,18 +81,34 @@ def plant_cue(train: pd.DataFrame, cue: str, rate: float, seed: int) -> pd.DataF
     return out
 
 
-def make_pairs(s, gold_norm: str, prompts_csv: str, out_csv: str) -> None:
-    """Sample two pi_init responses per RM-training prompt, score with gold, label, save
-    (``settings.Labels``)."""
+def mix_pairs(onpolicy: pd.DataFrame, offpolicy: pd.DataFrame, fraction: float) -> pd.DataFrame:
+    """Razin et al.'s data mix: the first ``fraction`` of the training pairs from ``onpolicy``,
+    the rest from ``offpolicy`` (both on the same prompts in the same order, so a mix changes
+    where the responses come from, not the prompts), with a ``source`` column."""
+    if len(onpolicy) != len(offpolicy) or not (onpolicy["prompt"].to_numpy() == offpolicy["prompt"].to_numpy()).all():
+        raise ValueError("the on-policy and off-policy training pairs must share their prompts, in order")
+    k = round(fraction * len(onpolicy))
+    return pd.concat([onpolicy.head(k).assign(source="onpolicy"), offpolicy.iloc[k:].assign(source="offpolicy")],
+                     ignore_index=True)
+
+
+def make_pairs(s, gold_norm: str, prompts_csv: str, out_csv: str, temperature: float = 1.0,
+               n_train: int | None = None) -> None:
+    """Sample two responses per RM-training prompt, score with gold, label, save
+    (``settings.Labels``): pi_init's (on-policy) on the first ``s.n_train`` prompts, or, for
+    Razin's off-policy source, pi_init at ``temperature`` on the first ``n_train``; the
+    held-out pairs on the same ``s.heldout`` prompts after the first ``s.n_train`` either way."""
     from overopt.models import RewardModel, load_policy
     from overopt.data.splits import eval_prompts
     from overopt.data.sampling import sample_responses
 
-    prompts = eval_prompts(prompts_csv, "rm_train").head(s.n_train + s.heldout)
+    n = s.n_train if n_train is None else n_train
+    rm_train = eval_prompts(prompts_csv, "rm_train")
+    prompts = pd.concat([rm_train.head(n), rm_train.iloc[s.n_train:s.n_train + s.heldout]], ignore_index=True)
     model, tok = load_policy(s.policy, s.trust_remote_code)
     resp = sample_responses(model, tok, prompts["prompt"].tolist(), 2, s.response_len, s.sample_batch_size, s.seed,
-                            progress="pair samples")
+                            progress="pair samples", temperature=temperature)
     gold = RewardModel.load(s.gold, gold_norm, s.trust_remote_code, s.score_batch_size)
     g = gold.scores(prompts["prompt"].to_numpy()[resp["prompt_idx"]].tolist(), resp["response"].tolist(),
                     progress="gold scores")
-    label_pairs(prompts, resp, g, s.mode, s.flip_rate, s.n_train, s.seed + 1).to_csv(out_csv, index=False)
+    label_pairs(prompts, resp, g, s.mode, s.flip_rate, n, s.seed + 1).to_csv(out_csv, index=False)

@@ -1,4 +1,5 @@
-"""Sampling responses from a policy at temperature 1 (no top-k / top-p), in batches."""
+"""Sampling responses from a policy at temperature 1 (no top-k / top-p; another temperature
+only for an off-policy source), in batches."""
 from __future__ import annotations
 
 import pandas as pd
@@ -7,7 +8,8 @@ from overopt import runtime
 
 
 def sample_responses(policy, tokenizer, prompts: list[str], n: int, max_new_tokens: int,
-                     batch_size: int = 512, seed: int = 0, progress: str | None = "sampling") -> pd.DataFrame:
+                     batch_size: int = 512, seed: int = 0, progress: str | None = "sampling",
+                     temperature: float = 1.0) -> pd.DataFrame:
     """``n`` responses per prompt. Returns rows ``prompt_idx, sample, response, length``
     (length in policy tokens, EOS excluded)."""
     import torch
@@ -24,7 +26,7 @@ def sample_responses(policy, tokenizer, prompts: list[str], n: int, max_new_toke
             enc = tokenizer([prompts[i] for i, _ in chunk], return_tensors="pt",
                             padding=True).to(policy.device)
             out = policy.generate(
-                **enc, do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
+                **enc, do_sample=True, temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
             new = out[:, enc["input_ids"].shape[1]:].cpu()
             special = torch.tensor(sorted(tokenizer.all_special_ids))

@@ -96,3 +96,59 @@ def variance_vs_gain_figure(t, stem) -> None:
 
 def flat_teacher_figure(t, stem) -> None:
     flat_teacher(t["curves"], t["rm_eval"], t.settings.setting, stem)
+
+
+TABLE2_LABELS = {"variance": "reward variance", "acc_onpolicy": "accuracy, student's samples",
+                 "acc_offpolicy": "accuracy, off-policy pairs", "acc_labeled": "accuracy, pi_init pairs",
+                 "combo:variance+acc_onpolicy": "variance + accuracy\n(z-scored mean)"}
+
+
+def teachers(frame: pd.DataFrame, corr: pd.DataFrame, stem: str | Path) -> None:
+    """Razin et al.'s own design, one row per student: Table 2 as a heat map (Pearson of each
+    teacher property with the gold and proxy increase over every teacher, CIs in brackets) and
+    reward variance vs gold increase per teacher (mix members coloured by on-policy share; the
+    gold RM and the flat teacher marked; bars: one standard error)."""
+    students = list(dict.fromkeys(frame["student"])) or [None]
+    fig, axes = plt.subplots(len(students), 2, figsize=(12, 4.4 * len(students)), squeeze=False,
+                             layout="constrained")
+    cmap = plt.cm.viridis
+    for (ax_h, ax_s), student in zip(axes, students):
+        f = frame[frame["student"] == student]
+        c = corr[(corr["student"] == student) & (corr["over"] == "all") & (corr["stat"] == "pearson")]
+        props = [p for p in TABLE2_LABELS if p in set(c["metric"])]
+        incs = ["gold_gain", "proxy_gain"]
+        if f.empty or c.empty:
+            _note(ax_h, "no teachers (mix.onpolicy_fractions) or no RL against them")
+            _note(ax_s, "no teachers")
+            continue
+        grid = c.set_index(["metric", "outcome"])
+        vals = np.array([[grid["value"].get((p, o), np.nan) for o in incs] for p in props], dtype=float)
+        ax_h.imshow(vals, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
+        for i, p in enumerate(props):
+            for j, o in enumerate(incs):
+                lo, hi = grid["ci_low"].get((p, o), np.nan), grid["ci_high"].get((p, o), np.nan)
+                ax_h.text(j, i, f"{vals[i, j]:.2f}\n[{lo:.2f}, {hi:.2f}]", ha="center", va="center", fontsize=8.5)
+        ax_h.set_xticks(range(len(incs)), ["gold increase", "proxy increase"])
+        ax_h.set_yticks(range(len(props)), [TABLE2_LABELS[p] for p in props], fontsize=8.5)
+        ax_h.set_title(f"student {student}: Pearson over {len(f)} teachers (Table 2)", fontsize=10)
+        members = f[f["kind"] == PROXY]
+        for _, r in members.iterrows():
+            ax_s.errorbar(r["variance"], r["gold_gain"], yerr=r["gold_gain_se"], fmt="o", ms=8,
+                          color=cmap(float(r["onpolicy_fraction"])), capsize=2)
+            ax_s.annotate(f"{r['onpolicy_fraction']:.0%}", (r["variance"], r["gold_gain"]), fontsize=8,
+                          xytext=(4, 4), textcoords="offset points")
+        for _, r in f[f["kind"] != PROXY].iterrows():
+            st = REF_STYLE[r["family"]]
+            ax_s.errorbar(r["variance"], r["gold_gain"], yerr=r["gold_gain_se"], fmt=st["marker"], ms=st["ms"] * 0.8,
+                          color=st["color"], capsize=2, label=st["label"])
+        ax_s.axhline(0, color="grey", lw=0.6)
+        ax_s.set_xlabel(f"reward variance under {student}\n[(teacher std units)$^2$]", fontsize=9.5)
+        ax_s.set_ylabel(f"gold increase at RL step {int(f['rl_step'].max())}\n[gold-RM std units]", fontsize=9.5)
+        ax_s.set_title("labels: on-policy share of the member's training pairs", fontsize=9.5)
+        ax_s.legend(fontsize=8.5)
+    fig.suptitle("Which RM is the better teacher (Razin et al. 2025's own design)", fontsize=13)
+    save(fig, stem)
+
+
+def teachers_figure(t, stem) -> None:
+    teachers(t["teachers"], t["teacher_correlations"], stem)

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from overopt import runtime
-from overopt.data.labels import flip_again, plant_cue
+from overopt.data.labels import flip_again, mix_pairs, plant_cue
 from overopt.data.splits import heldout_pairs, read_pairs, training_pairs
 from overopt.metrics.accuracy import pairwise_accuracy
 from overopt.models import (
@@ -118,13 +118,16 @@ def shift_metrics(rm: RewardModel, heldout: pd.DataFrame, cue: str) -> dict:
             "cue_accuracy": pairwise_accuracy(cued_c - clean_r, gold_gap)}
 
 
-def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = None, save_steps: int = 0) -> dict:
+def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = None, save_steps: int = 0,
+                offpolicy_csv: str | None = None) -> dict:
     """Train one proxy (``settings.Proxy``) with ``s.objective`` (``bt`` or ``pfr``, see the
     module docstring; ``pfr`` reads ``s.pfr``); with ``checkpoint_dir`` and ``save_steps`` a
     killed run resumes, exactly: the same weights, and the same ``train_loss`` (the mean loss
     over every step, carried through the checkpoints, see :func:`overopt.runtime.train_resumable`),
     from a checkpoint of the same settings and inputs only. Returns the proxy's identity row
-    and held-out metrics."""
+    and held-out metrics. A member of Razin's mix (``s.onpolicy`` < 1) takes the rest of its
+    training pairs from ``offpolicy_csv`` and reports its accuracy on that file's held-out pairs
+    (``offpolicy_accuracy``)."""
     if s.objective not in OBJECTIVES:
         raise ValueError(f"unknown proxy objective {s.objective!r}; expected one of {', '.join(OBJECTIVES)}")
     from datasets import Dataset
@@ -134,6 +137,12 @@ def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = No
     train = flip_again(training_pairs(pairs, s.data_size, pairs_csv), s.flip, s.seed)
     if s.cue:
         train = plant_cue(train, s.cue["text"], s.cue["rate"], s.seed)
+    off = None
+    if s.onpolicy < 1:
+        if offpolicy_csv is None:
+            raise ValueError(f"{s.id}: an on-policy share of {s.onpolicy} needs the off-policy pairs")
+        off = read_pairs(offpolicy_csv)
+        train = mix_pairs(train, training_pairs(off, s.data_size, offpolicy_csv), s.onpolicy)
     runtime.seed_all(s.seed)
     model, tok = init_proxy(s.size, s.tokenizer, s.n_positions, s.trust_remote_code)
     data = Dataset.from_pandas(train[["prompt", "chosen", "rejected"]], preserve_index=False)
@@ -141,7 +150,8 @@ def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = No
         trainer_cls = functools.partial(pfr_trainer_class(), pfr_prompts=s.pfr["prompts"], pfr_tau=s.pfr["tau"])
     else:
         trainer_cls = RewardTrainer
-    inputs = [pairs_csv, s.tokenizer] + ([s.size["name_or_path"]] if s.size.get("name_or_path") else [])
+    inputs = [pairs_csv, s.tokenizer, *([offpolicy_csv] if off is not None else []),
+              *([s.size["name_or_path"]] if s.size.get("name_or_path") else [])]
     ckpt = runtime.checkpoint_folder(checkpoint_dir, save_steps, runtime.fingerprint(s, *inputs))
     with tempfile.TemporaryDirectory() as tmp:
         args = runtime.trainer_args(RewardConfig, ckpt or tmp, s.seed, s.train, save_steps if ckpt else 0,
@@ -156,8 +166,10 @@ def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = No
     metrics = heldout_metrics(rm, heldout_pairs(pairs))
     if s.cue:
         metrics |= shift_metrics(rm, heldout_pairs(pairs), s.cue["text"])
+    if off is not None:
+        metrics["offpolicy_accuracy"] = heldout_metrics(rm, heldout_pairs(off))["gold_accuracy"]
     base = s.labels["flip_rate"]  # the labeling's own flips, then the member's: the share flipped against gold
     return {"rm": s.id, "kind": PROXY, "family": s.family, "rm_size": s.size["name"], "data_size": s.data_size,
-            "objective": s.objective, "seed": s.seed, "label_mode": s.labels["mode"],
+            "objective": s.objective, "seed": s.seed, "onpolicy_fraction": s.onpolicy, "label_mode": s.labels["mode"],
             "flip_rate": base + s.flip - 2 * base * s.flip, "params": count_params(model),
             "train_loss": float(result.training_loss), "steps": int(result.global_step), **metrics}

@@ -35,6 +35,8 @@ rule rm_figures:
         report_card=rules.rm_eval.output.report_card,
         predictors=rules.rm_eval.output.predictors,
         role_swap=rules.role_swap.output[0],
+        teachers=rules.teachers.output.teachers,
+        teacher_correlations=rules.teachers.output.correlations,
         rm_metrics=rules.rm_metrics.output[0],
         curves=rules.curves.output[0],
         code=code("rm_figures"),

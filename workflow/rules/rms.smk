@@ -1,5 +1,6 @@
 # The proxy RMs: every proxy of the registry (the grid: sizes x data sizes x objectives x
-# seeds), trained with TRL's RewardTrainer on the first data_size labeled pairs.
+# seeds, and the papers' own families), trained with TRL's RewardTrainer on the first data_size
+# labeled pairs (a member of Razin's mix: part of them from the off-policy pairs).
 
 
 rule train_rm:
@@ -10,6 +11,7 @@ rule train_rm:
         metrics=f"{R}/rms/{{rm}}/metrics.json",
     input:
         pairs=rules.label_pairs.output[0],
+        offpolicy=lambda wc: [f"{R}/labels/offpolicy_pairs.csv"] if T[wc.rm].grid["onpolicy"] < 1 else [],
         policy=local_input(S.pi_init),
         code=code("train_rm"),
     params:

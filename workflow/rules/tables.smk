@@ -74,6 +74,7 @@ rule replication:
         fits=rules.fits.output.fits,
         role_swap=rules.role_swap.output[0],
         rm_metrics=rules.rm_metrics.output[0],
+        teachers=rules.teachers.output.teachers,
         code=code("replication"),
     params:
         hp=S.replication(),

@@ -1,7 +1,7 @@
 """The replication scorecard (docs/replication.md): which claims of Gao et al. 2022, Rafailov
-et al. 2024, Wen et al. 2024 and Mao et al. 2025 (one module each: ``gao``, ``rafailov``,
-``wen``, ``mao``) hold in the study's own tables (``curves.csv``, ``fits.csv``,
-``role_swap.csv``, ``rm_metrics.csv``).
+et al. 2024, Wen et al. 2024, Razin et al. 2025 and Mao et al. 2025 (one module each: ``gao``,
+``rafailov``, ``wen``, ``razin``, ``mao``) hold in the study's own tables (``curves.csv``,
+``fits.csv``, ``role_swap.csv``, ``teachers.csv``, ``rm_metrics.csv``).
 
 One row per claim, and per setting where the claim is per setting, with the statistic, its
 interval at ``level``, the paper's value where the paper has one, and a verdict taken from the
@@ -37,6 +37,7 @@ from overopt.tables.replication.gao import (
 )
 from overopt.tables.replication.rafailov import _rafailov
 from overopt.tables.replication.mao import _mao
+from overopt.tables.replication.razin import _razin
 from overopt.tables.replication.wen import _wen
 from overopt.targets import gao_view
 
@@ -66,6 +67,7 @@ def _with(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 def replication_table(curves: pd.DataFrame, fits: pd.DataFrame, level: float = 0.95, *,
                       role_swap: pd.DataFrame | None = None, rm_metrics: pd.DataFrame | None = None,
+                      teachers: pd.DataFrame | None = None,
                       n_boot: int = 2000, seed: int = 0,
                       margin_gold: float = 0.1, margin_ratio: float = 1.25, margin_rho: float = 0.3,
                       weak_rho: float = 0.9, gold_fraction: float = 0.5) -> pd.DataFrame:
@@ -76,8 +78,8 @@ def replication_table(curves: pd.DataFrame, fits: pd.DataFrame, level: float = 0
     of the implicit-accuracy Spearman; the margins: gold std for "the same frontier", a ratio
     of d* for "about the same peak", Spearman for "does not track"; ``gold_fraction``: the
     common gold level of the KL comparison, as a share of the smaller best gain; ``role_swap``
-    (``role_swap.csv``) and ``weak_rho``: Wen's claims; ``rm_metrics`` (``rm_metrics.csv``): Mao's
-    (none given: their rows say not run)."""
+    (``role_swap.csv``) and ``weak_rho``: Wen's claims; ``teachers`` (``teachers.csv``): Razin's;
+    ``rm_metrics`` (``rm_metrics.csv``): Mao's (none given: their rows say not run)."""
     curves, fits = _with(curves, CURVE_COLS), _pooled(_with(fits, FIT_COLS))
     curves = curves[np.isfinite(curves["d"].astype(float)) & np.isfinite(curves["gold"].astype(float))]
     base = base_policy(curves)
@@ -86,7 +88,8 @@ def replication_table(curves: pd.DataFrame, fits: pd.DataFrame, level: float = 0
             *_gao_kl(gc, base, level, gold_fraction), *_gao_penalty(gc, base, level, margin_gold),
             *_gao_policy(gc, gf, base, level, margin_ratio),
             *_rafailov(curves, fits, level, n_boot, seed, margin_rho),
-            *_wen(role_swap, level, n_boot, seed, weak_rho), *_mao(rm_metrics, curves, level)]
+            *_wen(role_swap, level, n_boot, seed, weak_rho), *_razin(teachers, level, n_boot, seed),
+            *_mao(rm_metrics, curves, level)]
     out = pd.DataFrame(rows, columns=COLUMNS)
     for c in ("value", "ci_low", "ci_high", "paper_value", "kl_coef", "daa_beta"):
         out[c] = out[c].astype(float)

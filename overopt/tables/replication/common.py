@@ -215,7 +215,7 @@ def _rl_settings(curves: pd.DataFrame, policy) -> list[tuple]:
 
 # --- Gao et al. 2022 ---------------------------------------------------------------------
 
-GAO, RAFAILOV, WEN, MAO = "gao", "rafailov", "wen", "mao"
+GAO, RAFAILOV, WEN, RAZIN, MAO = "gao", "rafailov", "wen", "razin", "mao"
 PEAK_STAT = ("fitted gold peak over the largest measured d (d*/d_max; below 1: the peak lies inside the measured "
              "range), ratio")
 PEAK_CI = ("the fit's bootstrap d* interval over prompts (fits.csv d_star_ci_*) when present, else Fieller's "
