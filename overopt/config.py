@@ -297,20 +297,27 @@ def _check_design_cell(section: str, design: dict, proxy: dict) -> None:
                                                   "(the largest proxy.data_sizes)")
 
 
+def _check_members(section: str, design: dict, proxy: dict, key: str, least: int, why: str) -> bool:
+    """A design's family: its cell, and at least ``least`` members whose values name runs apart
+    (an empty list switches the design off). Returns whether the design is on."""
+    _check_design_cell(section, design, proxy)
+    values = design[key]
+    if not values:
+        return False
+    if len(values) < least:
+        raise ConfigError(f"{section}.{key}", f"{values}: at least {least} members{why}, or [] to switch the design off")
+    _check_unique(section, design, (key,))
+    _check_path_numbers(f"{section}.{key}", values)
+    return True
+
+
 def _check_role_swap(config: dict) -> None:
     """Wen's family: a size of the grid, pairs the labeling provides, rates that name runs apart."""
     rs, proxy = config["role_swap"], config["proxy"]
     _check_unique("role_swap", rs, ("bon_n",))
     if max(rs["bon_n"]) > config["bon"]["N"]:  # the grid view runs without the family too
         raise ConfigError("role_swap.bon_n", f"{max(rs['bon_n'])} is more than bon.N ({config['bon']['N']})")
-    _check_design_cell("role_swap", rs, proxy)
-    if not rs["flip_rates"]:
-        return
-    if len(rs["flip_rates"]) < 3:
-        raise ConfigError("role_swap.flip_rates", f"{rs['flip_rates']}: at least 3 members (a correlation over "
-                                                  "their ordered pairs), or [] to switch the design off")
-    _check_unique("role_swap", rs, ("flip_rates",))
-    _check_path_numbers("role_swap.flip_rates", rs["flip_rates"])
+    _check_members("role_swap", rs, proxy, "flip_rates", 3, " (a correlation over their ordered pairs)")
 
 
 def _check_shift(config: dict) -> None:
@@ -336,14 +343,8 @@ def _check_mix(config: dict) -> None:
     """Razin's teachers: a size of the grid, pairs the labeling provides, shares that name runs
     apart, an off-policy source that is not pi_init itself."""
     mx = config["mix"]
-    _check_design_cell("mix", mx, config["proxy"])
-    if not mx["onpolicy_fractions"]:
+    if not _check_members("mix", mx, config["proxy"], "onpolicy_fractions", 2, ""):
         return
-    if len(mx["onpolicy_fractions"]) < 2:
-        raise ConfigError("mix.onpolicy_fractions", f"{mx['onpolicy_fractions']}: at least 2 members, or [] to "
-                                                    "switch the design off")
-    _check_unique("mix", mx, ("onpolicy_fractions",))
-    _check_path_numbers("mix.onpolicy_fractions", mx["onpolicy_fractions"])
     if mx["temperature"] == 1:
         raise ConfigError("mix.temperature", "1 samples pi_init itself: the off-policy source needs another temperature")
     n = mx["data_size"] or min(config["proxy"]["data_sizes"])

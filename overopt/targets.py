@@ -73,23 +73,29 @@ def _cell(config: dict, design: dict, default_size: int, default_n) -> tuple[dic
     return size, design["data_size"] or default_n(p["data_sizes"])
 
 
-def flip_family(config: dict) -> list[dict]:
-    """Wen's role-swap family (``role_swap``), one entry per flip rate in rate order, as
-    :func:`proxies`' entries plus ``alias``: a member of rate 0 that is a grid proxy (same size,
-    data size, seed, objective bt) is that proxy, not a second copy of it."""
-    rs = config["role_swap"]
-    if not rs["flip_rates"]:
-        return []
-    size, n = _cell(config, rs, -1, max)
-    grid = {q["id"] for q in proxies(config)}
+def _members(config: dict, design: dict, values: list, cell: tuple, knob: str, tag: str, plain: float,
+             family: str) -> list[dict]:
+    """A design's family of bt proxies of one cell (``_cell``), one per value of ``knob`` (the
+    entry key: ``flip`` or ``onpolicy``), as :func:`proxies`' entries plus ``alias``: the member
+    at the ``plain`` value that is a grid proxy (same size, data size, seed, objective bt) is
+    that proxy, not a second copy of it."""
+    size, n = _cell(config, design, *cell)
+    base = f"{size['name']}-d{n}-bt-s{design['seed']}"
+    alias_ok = base in {q["id"] for q in proxies(config)}
     out = []
-    for rate in sorted(rs["flip_rates"]):
-        plain = f"{size['name']}-d{n}-bt-s{rs['seed']}"
-        alias = rate == 0 and plain in grid
-        rm = plain if alias else f"{size['name']}-d{n}-flip{path_number(rate)}-s{rs['seed']}"
-        out.append({"id": rm, "size": size, "data_size": n, "objective": "bt", "seed": rs["seed"], "flip": float(rate),
-                    "cue": None, "onpolicy": 1.0, "family": GRID if alias else FLIP, "alias": alias})
+    for v in values:
+        alias = v == plain and alias_ok
+        rm = base if alias else f"{size['name']}-d{n}-{tag}{path_number(v)}-s{design['seed']}"
+        out.append({"id": rm, "size": size, "data_size": n, "objective": "bt", "seed": design["seed"], "flip": 0.0,
+                    "cue": None, "onpolicy": 1.0, knob: float(v), "family": GRID if alias else family, "alias": alias})
     return out
+
+
+def flip_family(config: dict) -> list[dict]:
+    """Wen's role-swap family (``role_swap``), one member per flip rate in rate order (rate 0 may
+    be a grid proxy)."""
+    rs = config["role_swap"]
+    return _members(config, rs, sorted(rs["flip_rates"]), (-1, max), "flip", "flip", 0.0, FLIP)
 
 
 def shift_family(config: dict) -> list[dict]:
@@ -105,22 +111,10 @@ def shift_family(config: dict) -> list[dict]:
 
 
 def mix_family(config: dict) -> list[dict]:
-    """Razin's teachers (``mix``): one proxy per on-policy share of its training pairs, in
-    decreasing share, as :func:`proxies`' entries plus ``alias``: the share-1 member that is a
-    grid proxy (same size, data size, seed, objective bt) is that proxy."""
+    """Razin's teachers (``mix``), one member per on-policy share of its training pairs, in
+    decreasing share (share 1 may be a grid proxy)."""
     mx = config["mix"]
-    if not mx["onpolicy_fractions"]:
-        return []
-    size, n = _cell(config, mx, -1, min)
-    grid = {q["id"] for q in proxies(config)}
-    out = []
-    for f in sorted(mx["onpolicy_fractions"], reverse=True):
-        plain = f"{size['name']}-d{n}-bt-s{mx['seed']}"
-        alias = f == 1 and plain in grid
-        rm = plain if alias else f"{size['name']}-d{n}-on{path_number(f)}-s{mx['seed']}"
-        out.append({"id": rm, "size": size, "data_size": n, "objective": "bt", "seed": mx["seed"], "flip": 0.0,
-                    "cue": None, "onpolicy": float(f), "family": GRID if alias else MIX, "alias": alias})
-    return out
+    return _members(config, mx, sorted(mx["onpolicy_fractions"], reverse=True), (-1, min), "onpolicy", "on", 1.0, MIX)
 
 
 def trained(config: dict) -> list[dict]:
