@@ -105,20 +105,22 @@ def _rm_metrics(frame: pd.DataFrame, shift: bool) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def _teachers(design: bool) -> dict[str, pd.DataFrame]:
-    """Razin's (student, teacher) table and its Table 2: both students, or the design off (empty)."""
+def _teachers(rl: bool) -> dict[str, pd.DataFrame]:
+    """Razin's (student, teacher) table and its Table 2: both students, with RL or without
+    (``mix.rl: false``: no increases)."""
     from overopt.tables import teachers as tt
 
     rng = np.random.default_rng(2)
     rows = [{"student": st, "student_params": 10, "teacher": t, "kind": kind, "family": fam, "onpolicy_fraction": f,
              "params": 5, "variance": rng.uniform(0.3, 1), "acc_onpolicy": rng.uniform(0.6, 1),
              "acc_offpolicy": rng.uniform(0.6, 1), "acc_labeled": rng.uniform(0.6, 1), "algorithm": "rloo",
-             "kl_coef": 0.1, "rl_seed": 0, "rl_step": 6, "gold_gain": rng.uniform(0, 0.5), "gold_gain_se": 0.05,
-             "proxy_gain": rng.uniform(0, 0.5), "proxy_gain_se": 0.05}
+             "kl_coef": 0.1, "rl_seed": 0, "rl_step": 6 if rl else np.nan,
+             "gold_gain": rng.uniform(0, 0.5) if rl else np.nan, "gold_gain_se": 0.05,
+             "proxy_gain": rng.uniform(0, 0.5) if rl else np.nan, "proxy_gain_se": 0.05}
             for st in ("small", "large") for t, kind, fam, f in
             (("s-d600-bt-s0", "proxy", "grid", 1.0), ("s-d600-on0.5-s0", "proxy", "mix", 0.5),
              ("s-d600-on0-s0", "proxy", "mix", 0.0), ("gold", "gold", "gold", np.nan),
-             ("gold_flat", "reference", "flat", np.nan))] if design else []
+             ("gold_flat", "reference", "flat", np.nan))]
     frame = pd.DataFrame(rows, columns=tt.COLUMNS)
     return {"teachers": frame, "teacher_correlations": tt.correlation_table(frame, 20, 0.9, 0)}
 

@@ -143,7 +143,9 @@ def teachers(frame: pd.DataFrame, corr: pd.DataFrame, stem: str | Path) -> None:
                           color=st["color"], capsize=2, label=st["label"])
         ax_s.axhline(0, color="grey", lw=0.6)
         ax_s.set_xlabel(f"reward variance under {student}\n[(teacher std units)$^2$]", fontsize=9.5)
-        ax_s.set_ylabel(f"gold increase at RL step {int(f['rl_step'].max())}\n[gold-RM std units]", fontsize=9.5)
+        steps = pd.to_numeric(f["rl_step"], errors="coerce").dropna()
+        at = f"at RL step {int(steps.max())}" if len(steps) else "(no RL runs: mix.rl)"
+        ax_s.set_ylabel(f"gold increase {at}\n[gold-RM std units]", fontsize=9.5)
         ax_s.set_title("labels: on-policy share of the member's training pairs", fontsize=9.5)
         ax_s.legend(fontsize=8.5)
     fig.suptitle("Which RM is the better teacher (Razin et al. 2025's own design)", fontsize=13)
