@@ -268,6 +268,13 @@ def check(config: dict) -> None:
         if ev[key] > limit:
             raise ConfigError(f"rm_eval.{key}", f"{ev[key]} is more than {what} ({limit})")
     _check_unique("rm_eval", ev, ("test_sizes",))
+    if ev["k"] % ev["rank_bins"]:
+        raise ConfigError("rm_eval.rank_bins", f"{ev['rank_bins']} bins do not split k = {ev['k']} responses equally")
+    if ev["budget_ks"] is not None:
+        _check_unique("rm_eval", ev, ("budget_ks",))
+        for i, kk in enumerate(ev["budget_ks"]):
+            if kk > ev["k"]:
+                raise ConfigError(f"rm_eval.budget_ks[{i}]", f"{kk} is more than rm_eval.k ({ev['k']})")
     pairs = n_eval * ev["k"] * (ev["k"] - 1) // 2
     if max(ev["test_sizes"]) > pairs:
         raise ConfigError("rm_eval.test_sizes", f"more than the {pairs} pool pairs (eval prompts x C(k, 2))")

@@ -286,8 +286,13 @@ class BonFit:
 
 @dataclass(frozen=True)
 class RMEval:
+    """``rank_bins``: Wen's rank-bin grid; ``budget_ks``: the responses per prompt of Wen's sweep
+    at the fixed ``budget`` (resolved: the config's, or 2, 4, 8, ... up to k)."""
+
     k: int
     budget: int
+    rank_bins: int
+    budget_ks: list
     test_sizes: list
     bon_n: int
     rl_step: int | None
@@ -447,7 +452,9 @@ class Stages:
     def rm_eval(self) -> dict:
         ev = self.c["rm_eval"]
         refs = self.targets.references(self.c["seed"])
-        return to_hp(RMEval(ev["k"], ev["budget"], ev["test_sizes"], ev["bon_n"], ev["rl_step"], ev["kl_budget"],
+        ks = ev["budget_ks"] or sorted({*(2 ** i for i in range(1, ev["k"].bit_length()) if 2 ** i <= ev["k"]), ev["k"]})
+        return to_hp(RMEval(ev["k"], ev["budget"], ev["rank_bins"], ks, ev["test_sizes"], ev["bon_n"], ev["rl_step"],
+                            ev["kl_budget"],
                             ev["n_boot"], self.c["fit"]["level"], self.setting, refs, self.c["seed"]))
 
     def figures(self, names: list[str]) -> dict:

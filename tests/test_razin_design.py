@@ -118,7 +118,8 @@ def _frame(gains, variance, acc, se=0.01, students=("small", "large")):
         for i, (g, v, a) in enumerate(zip(gains[si], variance, acc)):
             fam = "gold" if i == len(variance) - 2 else "flat" if i == len(variance) - 1 else "mix"
             rows.append({"student": student, "teacher": f"t{i}" if fam == "mix" else fam, "kind": fam, "family": fam,
-                         "variance": v, "acc_onpolicy": a, "gold_gain": g, "gold_gain_se": se,
+                         "variance": v, "acc_onpolicy": a, "gold_gain": g, "gold_gain_se": se, "gold_step_se": se,
+                         "gold_seed_var": np.nan, "seed_groups": 0,
                          "algorithm": "rloo", "kl_coef": 0.0, "rl_step": 100})
     return pd.DataFrame(rows)
 
@@ -132,14 +133,14 @@ def test_scorecard_reads_the_known_answers():
     acc = [0.6, 0.62, 0.61, 0.6, 0.63, 1.0, 1.0]  # accuracy flat: it cannot tell the gains apart
     gains = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.02],  # pi_init: the gain follows variance
              [0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.02]]  # the other student: the order reversed
-    v = _verdicts(_razin(_frame(gains, variance, acc), 0.95, 500, 0))
+    v = _verdicts(_razin(_frame(gains, variance, acc), 0.95))
     assert v[("variance_predicts_gold_gain", "small")] == "replicated"
     assert v[("variance_predicts_gold_gain", "large")] != "replicated"
     assert v[("flat_teacher_slower", "small")] == "replicated"
     assert v[("best_teacher_depends_on_student", "large")] == "replicated"
-    same = _verdicts(_razin(_frame([gains[0], gains[0]], variance, acc), 0.95, 500, 0))
+    same = _verdicts(_razin(_frame([gains[0], gains[0]], variance, acc), 0.95))
     assert same[("best_teacher_depends_on_student", "large")] == "not replicated"
-    noisy = _verdicts(_razin(_frame([gains[0], gains[0]], variance, acc, se=1.0), 0.95, 500, 0))
+    noisy = _verdicts(_razin(_frame([gains[0], gains[0]], variance, acc, se=1.0), 0.95))
     assert noisy[("best_teacher_depends_on_student", "large")] == "inconclusive"
 
 
@@ -147,39 +148,67 @@ def test_variance_and_accuracy_beat_accuracy_when_accuracy_misleads():
     variance = [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 0.001]
     acc = [0.9, 0.8, 0.7, 0.6, 0.65, 1.0, 1.0]
     gains = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.02]] * 2
-    rows = [r for r in _razin(_frame(gains, variance, acc), 0.95, 500, 0)
+    rows = [r for r in _razin(_frame(gains, variance, acc), 0.95)
             if r["claim"] == "variance_and_accuracy_beat_accuracy"]
     assert rows and all(r["value"] > 0 for r in rows)
 
 
 def test_design_off_keeps_every_claim_inconclusive():
-    rows = _razin(None, 0.95, 100, 0)
+    rows = _razin(None, 0.95)
     assert {r["claim"] for r in rows} == {"variance_predicts_gold_gain", "variance_and_accuracy_beat_accuracy",
                                           "flat_teacher_slower", "best_teacher_depends_on_student"}
     assert all(r["verdict"] == "inconclusive" and r["description"].startswith("not run") for r in rows)
     one = _frame([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.02]], [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 0.001], [0.6] * 7,
                  students=("small",))
-    rows = _razin(one, 0.95, 100, 0)
+    rows = _razin(one, 0.95)
     assert [r["description"] for r in rows if r["claim"] == "best_teacher_depends_on_student"] == \
         ["not run: one student (policy.more_sizes)"]
 
 
-@pytest.mark.parametrize("reverse", [False, True])
-def test_crossover_interval_covers(reverse):
-    """The simultaneous interval of the largest crossover covers its true value (simulated runs
-    with normal evaluation noise), whether the true rankings agree or swap."""
-    from overopt.tables.replication.razin import _crossover
+@pytest.mark.parametrize("swap", [False, True])
+def test_best_switch_interval_covers(swap):
+    """The simultaneous interval of the best-teacher switch covers its true value (simulated
+    runs with normal noise), whether one teacher is best under both students or not."""
+    from overopt.tables.replication.razin import _best_switch
+
+    def truth(a, b):
+        off = ~np.eye(5, dtype=bool)
+        lead = lambda g: np.where(off, g[:, None] - g[None, :], np.inf).min(1)  # noqa: E731
+        return np.where(off, np.minimum(lead(a)[:, None], lead(b)[None, :]), -np.inf).max()
 
     rng = np.random.default_rng(3)
     ta = np.array([0.1, 0.2, 0.25, 0.4, 0.45])
-    tb = ta[::-1].copy() if reverse else ta + 0.05
-    i, j = np.where(~np.eye(5, dtype=bool))
-    truth = np.minimum(ta[i] - ta[j], tb[j] - tb[i]).max()
-    se = 0.04
+    tb = ta[::-1].copy() if swap else ta + 0.05
+    se, hits = 0.04, 0
+    for _ in range(400):
+        a, b = (pd.DataFrame({"gold_gain": t + rng.normal(scale=se, size=5), "gold_step_se": se,
+                              "gold_seed_var": np.nan}, index=list("abcde")) for t in (ta, tb))
+        _, (lo, hi) = _best_switch(a, b, 0.95)
+        hits += lo <= truth(ta, tb) <= hi
+    assert hits / 400 >= 0.93
+
+
+def test_zou_interval_covers_the_difference_of_dependent_correlations():
+    from overopt.tables.replication.razin import zou_difference
+
+    rng = np.random.default_rng(4)
+    cov = np.array([[1.0, 0.5, 0.6], [0.5, 1.0, 0.2], [0.6, 0.2, 1.0]])  # x1, x2, y
+    true = cov[0, 2] - cov[1, 2]
     hits = 0
     for _ in range(400):
-        a = pd.DataFrame({"gold_gain": ta + rng.normal(scale=se, size=5), "gold_gain_se": se}, index=list("abcde"))
-        b = pd.DataFrame({"gold_gain": tb + rng.normal(scale=se, size=5), "gold_gain_se": se}, index=list("abcde"))
-        _, (lo, hi), _ = _crossover(a, b, 0.95)
-        hits += lo <= truth <= hi
-    assert hits / 400 >= 0.93
+        x1, x2, y = rng.multivariate_normal(np.zeros(3), cov, size=30).T
+        r = lambda p, q: np.corrcoef(p, q)[0, 1]  # noqa: E731
+        lo, hi = zou_difference(r(x1, y), r(x2, y), r(x1, x2), 30, 0.95)
+        hits += lo <= true <= hi
+    assert 0.92 <= hits / 400 <= 0.98
+
+
+def test_seed_variance_is_the_spread_beyond_evaluation_noise():
+    rows = [{"method": "rl", "policy": "small", "rm": rm, "algorithm": "rloo", "kl_coef": 0.0, "rl_seed": seed,
+             "step": step, "gold": g if step else 0.0, "gold_se": 0.1}
+            for rm, golds in (("gold", [1.0, 1.4, 1.2]), ("p", [0.5, 0.5]), ("q", [0.3]))
+            for seed, g in enumerate(golds) for step in (0, 10)]
+    tau2, groups = tt.seed_variance(pd.DataFrame(rows), None)
+    # gold: var 0.04 - 0.01 = 0.03 on 2 dof; p: floored at 0 on 1 dof; q: one seed, left out
+    assert groups == 2 and tau2 == pytest.approx((0.03 * 2 + 0.0) / 3)
+    assert np.isnan(tt.seed_variance(pd.DataFrame(rows[-2:]), None)[0])

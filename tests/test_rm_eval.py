@@ -146,6 +146,40 @@ def test_budget_accuracy_perfect_proxy_and_keys():
     assert out["prompts_all_pairs"] == 3 and out["prompts_distinct"] == 45
 
 
+def test_rank_bin_grid_matches_brute_force():
+    """Every pair of one prompt's k responses counted once, in the cell of its two gold-rank bins."""
+    rng = np.random.default_rng(8)
+    gold, proxy = rng.normal(size=(7, 6)), rng.normal(size=(7, 6))
+    proxy[0, :2] = proxy[0, 2]  # proxy ties score 1/2
+    t = A.rank_bin_accuracy(proxy, gold, 3).set_index(["bin_chosen", "bin_rejected"])
+    cells = {}
+    for p, g in zip(proxy, gold):
+        rank = np.argsort(np.argsort(g, kind="stable"), kind="stable")
+        for a in range(6):
+            for b in range(6):
+                if rank[a] > rank[b]:
+                    hit = 1.0 if p[a] > p[b] else 0.5 if p[a] == p[b] else 0.0
+                    cells.setdefault((rank[a] // 2 + 1, rank[b] // 2 + 1), []).append(hit)
+    assert set(t.index) == set(cells) and len(t) == 6  # i >= j over 3 bins
+    for cell, hits in cells.items():
+        assert t.loc[cell, "accuracy"] == pytest.approx(np.mean(hits)) and t.loc[cell, "n_pairs"] == len(hits)
+    assert t["n_pairs"].sum() == 7 * 15
+    assert A.rank_bin_accuracy(proxy, gold, 1)["accuracy"].iloc[0] == pytest.approx(A.rank_pair_accuracy(proxy, gold))
+    with pytest.raises(ValueError, match="equal bins"):
+        A.rank_bin_accuracy(proxy, gold, 4)
+
+
+def test_budget_sweep_is_the_all_pairs_draw_per_k():
+    rng = np.random.default_rng(9)
+    gold = rng.normal(size=(40, 8))
+    proxy = gold + rng.normal(size=(40, 8))
+    out = A.budget_sweep(proxy, gold, 30, [2, 4, 8], seed=3)
+    assert list(out) == [2, 4, 8]
+    for k, acc in out.items():
+        assert acc == A.budget_accuracy(proxy, gold, 30, k=k, seed=3)["all_pairs"]
+    assert A.budget_sweep(3 * gold, gold, 30, [2, 8]) == {2: 1.0, 8: 1.0}
+
+
 def test_accuracy_vs_size_subsets():
     rng = np.random.default_rng(6)
     gold = rng.normal(size=500)
@@ -275,7 +309,7 @@ def _rm_eval_inputs(rng, P=12, N=8, M=2):
                            for rm, kind in (("gold", "gold"), ("p1", "proxy"), ("gold_flat", "reference"))
                            for step in (0, 1, 2)])
     refs = {"gold_flat": {"base": "gold", "transform": {"flat": 0.1}, "identity": {}}}
-    s = RMEval(k=4, budget=6, test_sizes=[5], bon_n=2, rl_step=None, kl_budget=0.5, n_boot=10, level=0.95,
+    s = RMEval(k=4, budget=6, rank_bins=2, budget_ks=[2, 4], test_sizes=[5], bon_n=2, rl_step=None, kl_budget=0.5, n_boot=10, level=0.95,
                setting=setting, references=refs, seed=0)
     return meta, pool, extra, curves, [f"prompt {i}" for i in range(P)], s
 

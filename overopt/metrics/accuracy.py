@@ -92,6 +92,44 @@ def rank_pair_accuracy(proxy, gold, mode: str = "all") -> float:
     return float(t.loc[t["rank_gap"] == delta, "accuracy"].iloc[0])
 
 
+def rank_bin_accuracy(proxy, gold, bins: int) -> pd.DataFrame:
+    """Wen et al.'s rank-bin grid: the k responses of each prompt ranked by gold (ordinal, stable)
+    and cut into ``bins`` equal bins, bin 1 the worst; accuracy on every pair whose chosen
+    (higher-gold) response lies in bin i and rejected one in bin j, for every i >= j (i = j: the
+    pairs inside one bin). Gold ties excluded, proxy ties 1/2. Columns: bin_chosen,
+    bin_rejected, accuracy, n_pairs."""
+    proxy, gold = _scores(proxy, gold)
+    k = gold.shape[1]
+    if bins < 1 or k % bins:
+        raise ValueError(f"k = {k} responses do not split into {bins} equal bins")
+    order = np.argsort(gold, axis=1, kind="stable")
+    ps, gs = np.take_along_axis(proxy, order, 1), np.take_along_axis(gold, order, 1)
+    size, rows = k // bins, []
+    for bi in range(bins):
+        for bj in range(bi + 1):
+            hi, lo = np.arange(bi * size, (bi + 1) * size), np.arange(bj * size, (bj + 1) * size)
+            a, b = np.meshgrid(hi, lo, indexing="ij")
+            keep = a > b  # chosen above rejected in gold rank (within one bin: each pair once)
+            a, b = a[keep], b[keep]
+            s = pair_scores(ps[:, a] - ps[:, b], gs[:, a] - gs[:, b])
+            s = s[np.isfinite(s)]
+            rows.append({"bin_chosen": bi + 1, "bin_rejected": bj + 1,
+                         "accuracy": float(s.mean()) if s.size else float("nan"), "n_pairs": int(s.size)})
+    return pd.DataFrame(rows)
+
+
+def budget_sweep(proxy, gold, budget: int, ks: Iterable[int], seed: int = 0) -> dict[int, float]:
+    """Wen et al.'s responses-per-prompt sweep at a fixed labeling budget of B pairs: for each k,
+    all C(k,2) pairs of the first k responses of about B / C(k,2) prompts (``budget_pairs``'s
+    ``all_pairs`` draw). k -> accuracy."""
+    proxy, gold = _scores(proxy, gold)
+    out = {}
+    for k in ks:
+        pr, i, j = budget_pairs(gold.shape[0], int(k), budget, "all_pairs", seed)
+        out[int(k)] = pairwise_accuracy(proxy[pr, i] - proxy[pr, j], gold[pr, i] - gold[pr, j])
+    return out
+
+
 def budget_pairs(n_prompts: int, k: int, budget: int, design: str = "all_pairs", seed: int = 0):
     """Which B = ``budget`` pairs a fixed labeling budget buys; returns (prompt, i, j) index arrays.
 

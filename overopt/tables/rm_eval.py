@@ -58,8 +58,15 @@ def rm_scales(norm_paths) -> dict[str, float]:
     return {Path(p).parent.name: float(load_normalization(p)["scale"]) for p in norm_paths}
 
 
+def variant_metrics(columns) -> list[str]:
+    """Wen's accuracy variants of an rm_eval frame: the rank-bin grid (``acc_bin<i>_<j>``: chosen
+    from gold-rank bin i, rejected from bin j) and the budget sweep (``acc_budget_k<k>``)."""
+    return [c for c in columns if c.startswith(("acc_bin", "acc_budget_k"))]
+
+
 def rm_metrics(proxy: np.ndarray, gold: np.ndarray, extra: dict, gold_extra: dict, k: int, budget: int,
-               test_sizes: list[int], seed: int, scale: float | None = None) -> dict:
+               test_sizes: list[int], seed: int, scale: float | None = None, rank_bins: int = 1,
+               budget_ks: list[int] = ()) -> dict:
     """Every metric of one RM from its pool scores [prompts, N], the gold RM's, and both
     ``score_eval`` bundles (``ood`` [prompts, k'], ``policy_<name>`` [prompts, k],
     ``swapped`` [P, 2, 1 + M]). Under each other policy: ``variance_policy_<name>`` (Razin: the
@@ -74,6 +81,9 @@ def rm_metrics(proxy: np.ndarray, gold: np.ndarray, extra: dict, gold_extra: dic
     out.update(rank, variance=variance.reward_variance(p))
     b = accuracy.budget_accuracy(p, g, budget, k, seed)
     out.update(acc_budget_all_pairs=b["all_pairs"], acc_budget_distinct=b["distinct"])
+    for r in accuracy.rank_bin_accuracy(p, g, rank_bins).itertuples():
+        out[f"acc_bin{r.bin_chosen}_{r.bin_rejected}"] = r.accuracy
+    out.update({f"acc_budget_k{kk}": a for kk, a in accuracy.budget_sweep(p, g, budget, budget_ks, seed).items()})
     out["acc_ood"] = accuracy.rank_pair_accuracy(extra["ood"], gold_extra["ood"], "all")
     for key in sorted(k for k in extra if k.startswith(POLICY_PREFIX)):
         out[f"variance_{key}"] = variance.reward_variance(extra[key])
@@ -145,7 +155,7 @@ def rm_eval_table(meta: pd.DataFrame, pool: dict, extra: dict, curves: pd.DataFr
     normalized scores has no Bradley-Terry probabilities of its own)."""
     gold_id, pool, scales = meta.loc[meta["kind"] == GOLD, "rm"].iloc[0], dict(pool), scales or {}
     metrics = {rm: rm_metrics(pool[rm], pool[gold_id], extra[rm], extra[gold_id], s.k, s.budget, s.test_sizes,
-                              s.seed, scales.get(rm)) for rm in pool}
+                              s.seed, scales.get(rm), s.rank_bins, s.budget_ks) for rm in pool}
     scored = dict(pool)
     for rm, ref in s.references.items():  # rankings as the base's; variance under the transform
         base, spec = ref["base"], ref["transform"]

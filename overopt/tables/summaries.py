@@ -7,7 +7,7 @@ import pandas as pd
 from scipy import stats
 from overopt.metrics import correlate
 from overopt.targets import FLAT, GOLD, PROXY
-from overopt.tables.rm_eval import COMBOS, METRICS, OUTCOMES, RL_SETTING, policy_metrics
+from overopt.tables.rm_eval import COMBOS, METRICS, OUTCOMES, RL_SETTING, policy_metrics, variant_metrics
 
 
 def correlation_table(rm_eval_frame: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
@@ -16,7 +16,8 @@ def correlation_table(rm_eval_frame: pd.DataFrame, n_boot: int, level: float, se
     proxies = rm_eval_frame[rm_eval_frame["kind"] == PROXY]
     proxies = proxies[proxies.groupby(RL_SETTING, dropna=False)["rm"].transform("nunique") >= 3]
     proxies = correlate.add_combos(proxies, COMBOS, by=RL_SETTING)
-    metrics = [*METRICS, *policy_metrics(proxies.columns), *(correlate.combo_name(c) for c in COMBOS)]
+    metrics = [*METRICS, *policy_metrics(proxies.columns), *variant_metrics(proxies.columns),
+               *(correlate.combo_name(c) for c in COMBOS)]
     return correlate.correlations(proxies, metrics, OUTCOMES, by=RL_SETTING, n_boot=n_boot, level=level, seed=seed)
 
 

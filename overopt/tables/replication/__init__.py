@@ -88,7 +88,7 @@ def replication_table(curves: pd.DataFrame, fits: pd.DataFrame, level: float = 0
             *_gao_kl(gc, base, level, gold_fraction), *_gao_penalty(gc, base, level, margin_gold),
             *_gao_policy(gc, gf, base, level, margin_ratio),
             *_rafailov(curves, fits, level, n_boot, seed, margin_rho),
-            *_wen(role_swap, level, n_boot, seed, weak_rho), *_razin(teachers, level, n_boot, seed),
+            *_wen(role_swap, level, n_boot, seed, weak_rho), *_razin(teachers, level),
             *_mao(rm_metrics, curves, level)]
     out = pd.DataFrame(rows, columns=COLUMNS)
     for c in ("value", "ci_low", "ci_high", "paper_value", "kl_coef", "daa_beta"):

@@ -19,99 +19,104 @@ from overopt.tables.replication.common import (
 )
 from overopt.targets import FLAT, GOLD
 
-BOOT = "percentile bootstrap over teachers (a draw of the teachers with replacement)"
+NOISE = ("standard errors: evaluation noise at the step (runs of one student share step 0) plus the run-to-run RL "
+         "noise the study's seed sweeps show (gold_seed_var; evaluation noise only where the study repeats no run)")
 CLAIMS = {  # claim -> (statistic, rule, paper value)
     "variance_predicts_gold_gain": (
         "Pearson of reward variance under the student vs gold increase, over the teachers",
-        "replicated if ci_low > 0; not replicated if ci_high < 0; CI: Fisher z interval over the teachers (scipy "
-        "pearsonr; a percentile bootstrap over 5-7 teachers covers too rarely)", 0.834),
+        "replicated if ci_low > 0; not replicated if ci_high < 0; CI: Fisher z interval over the teachers (a "
+        "percentile bootstrap over 5-7 teachers covers too rarely)", 0.834),
     "variance_and_accuracy_beat_accuracy": (
         "Pearson of (z-scored variance + on-policy accuracy) vs gold increase, minus that of on-policy accuracy",
-        f"replicated if ci_low > 0; not replicated if ci_high < 0; CI: paired {BOOT}", np.nan),
+        "replicated if ci_low > 0; not replicated if ci_high < 0; CI: Zou (2007) interval for two dependent "
+        "correlations sharing the gold increase, from their Fisher intervals", np.nan),
     "flat_teacher_slower": (
         "gold increase with the gold RM minus with the flat teacher (gold x flat_factor on half the prompts)",
-        "replicated if ci_low > 0; not replicated if ci_high < 0; CI: normal, from the two runs' standard errors "
-        "(independent evaluation samples)", np.nan),
+        f"replicated if ci_low > 0; not replicated if ci_high < 0; CI: normal; {NOISE}", np.nan),
     "best_teacher_depends_on_student": (
-        "largest crossover over pairs of teachers (i, j): min(gain of i minus j under pi_init, of j minus i under the "
-        "other student), gold std units",
-        "replicated if ci_low > 0 (two teachers swap ranks beyond the evaluation noise); not replicated if ci_high < 0 "
-        "(every pair keeps its order); CI: simultaneous normal bounds over the ordered pairs (Bonferroni), from the "
-        "runs' standard errors (independent runs)", np.nan),
+        "max over teachers i != j of min(i's lead over every other teacher under pi_init, j's lead over every other "
+        "under the other student), gold std units: > 0 iff different teachers are best under the two students",
+        "replicated if ci_low > 0 (a different teacher is best under each student beyond the noise); not replicated "
+        "if ci_high < 0 (no two different teachers can each be best); CI: simultaneous normal bounds on every "
+        f"difference of two teachers under one student (Bonferroni over them); {NOISE}", np.nan),
 }
 
 
-def _boot_idx(n: int, n_boot: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, n, (n_boot, n))
+def _variance_gain(g: pd.DataFrame, level):
+    from overopt.tables.teachers import fisher_interval
 
-
-def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson of each row pair; NaN where a side is constant."""
-    xc, yc = x - x.mean(1, keepdims=True), y - y.mean(1, keepdims=True)
-    den = np.sqrt((xc ** 2).sum(1) * (yc ** 2).sum(1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (xc * yc).sum(1) / den, np.nan)
-
-
-def _ci(boot: np.ndarray, level: float) -> tuple[float, float]:
-    boot = boot[np.isfinite(boot)]
-    if boot.size == 0:
-        return np.nan, np.nan
-    return tuple(float(q) for q in np.quantile(boot, [(1 - level) / 2, (1 + level) / 2]))
-
-
-def _variance_gain(g: pd.DataFrame, level, n_boot, seed):
     x, y = g["variance"].to_numpy(float), g["gold_gain"].to_numpy(float)
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return np.nan, (np.nan, np.nan)
-    r = stats.pearsonr(x, y)
-    ci = r.confidence_interval(level) if x.size > 3 else None
-    return float(r.statistic), (float(ci.low), float(ci.high)) if ci else (np.nan, np.nan)
+    r = float(stats.pearsonr(x, y).statistic)
+    return r, fisher_interval(r, x.size, level)
 
 
-def _combo_minus_acc(g: pd.DataFrame, level, n_boot, seed):
-    """The combination is re-z-scored inside each resample, as it is on the data."""
+def zou_difference(r1: float, r2: float, r12: float, n: int, level: float) -> tuple[float, float]:
+    """Zou (2007)'s interval for r1 - r2, two Pearson correlations with a shared variable (r1 =
+    corr(x1, y), r2 = corr(x2, y), r12 = corr(x1, x2)) over the same n points, from each one's
+    Fisher interval and the correlation between the two estimates."""
+    from overopt.tables.teachers import fisher_interval
+
+    (l1, u1), (l2, u2) = fisher_interval(r1, n, level), fisher_interval(r2, n, level)
+    if not np.isfinite([l1, u1, l2, u2, r12]).all():
+        return float("nan"), float("nan")
+    c = ((r12 - r1 * r2 / 2) * (1 - r1 ** 2 - r2 ** 2 - r12 ** 2) + r12 ** 3) / ((1 - r1 ** 2) * (1 - r2 ** 2))
+    d = r1 - r2
+    lo = d - np.sqrt(max(0.0, (r1 - l1) ** 2 + (u2 - r2) ** 2 - 2 * c * (r1 - l1) * (u2 - r2)))
+    hi = d + np.sqrt(max(0.0, (u1 - r1) ** 2 + (r2 - l2) ** 2 - 2 * c * (u1 - r1) * (r2 - l2)))
+    return float(lo), float(hi)
+
+
+def _combo_minus_acc(g: pd.DataFrame, level):
     v, a, y = (g[c].to_numpy(float) for c in ("variance", "acc_onpolicy", "gold_gain"))
+    if min(np.ptp(v), np.ptp(a), np.ptp(y)) == 0:
+        return np.nan, (np.nan, np.nan)
+    combo = ((v - v.mean()) / v.std(ddof=1) + (a - a.mean()) / a.std(ddof=1)) / 2
+    r1, r2, r12 = (float(np.corrcoef(p, q)[0, 1]) for p, q in ((combo, y), (a, y), (combo, a)))
+    return r1 - r2, zou_difference(r1, r2, r12, v.size, level)
 
-    def z(m):
-        sd = m.std(1, ddof=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(sd > 0, (m - m.mean(1, keepdims=True)) / sd, 0.0)
 
-    def diff(V, A, Y):
-        return _pearson_rows((z(V) + z(A)) / 2, Y) - _pearson_rows(A, Y)
-
-    idx = _boot_idx(v.size, n_boot, seed)
-    return float(diff(v[None], a[None], y[None])[0]), _ci(diff(v[idx], a[idx], y[idx]), level)
+def _run_se(g: pd.DataFrame) -> np.ndarray:
+    """Each run's SE of gold at the step: evaluation noise plus the seed sweeps' run-to-run noise."""
+    tau2 = pd.to_numeric(g["gold_seed_var"], errors="coerce").fillna(0.0).to_numpy(float)
+    return np.sqrt(g["gold_step_se"].to_numpy(float) ** 2 + tau2)
 
 
 def _flat_gap(g: pd.DataFrame, level):
     by = g.set_index("family")
+    se = dict(zip(g["family"], _run_se(g)))
     d = by.at[GOLD, "gold_gain"] - by.at[FLAT, "gold_gain"]
-    se = float(np.hypot(by.at[GOLD, "gold_gain_se"], by.at[FLAT, "gold_gain_se"]))
-    return float(d), (d - _z(level) * se, d + _z(level) * se)
+    half = _z(level) * float(np.hypot(se[GOLD], se[FLAT]))
+    return float(d), (d - half, d + half)
 
 
-def _crossover(a: pd.DataFrame, b: pd.DataFrame, level):
-    """The largest crossover between two students' gold increases of the same teachers:
-    max over ordered pairs (i, j) of min(a_i - a_j, b_j - b_i) (> 0 iff some pair swaps order),
-    with simultaneous bounds: each pair's min of the two differences' normal bounds at a
-    Bonferroni level over the K(K-1) ordered pairs, both sides; the max of the pairs' lower
-    (upper) bounds bounds the true largest crossover, so the interval covers at ``level`` or
-    more. The runs are independent, so a difference's SE is the root sum of squares."""
+def _best_switch(a: pd.DataFrame, b: pd.DataFrame, level):
+    """max over teachers i != j of min(lead_a(i), lead_b(j)), lead(i) = min over k != i of the
+    gain of i minus that of k: > 0 iff different teachers are best under the two students. Its
+    bounds take every teacher difference of one student at its simultaneous normal bound (one
+    two-sided interval per unordered pair and student, Bonferroni over the K(K-1) of them); the
+    statistic is monotone in the differences, so the bounds hold whenever they all do."""
     ga, gb = (f["gold_gain"].to_numpy(float) for f in (a, b))
-    sa, sb = (f["gold_gain_se"].to_numpy(float) for f in (a, b))
-    i, j = np.where(~np.eye(ga.size, dtype=bool))
-    da, db = ga[i] - ga[j], gb[j] - gb[i]
-    ea, eb = np.hypot(sa[i], sa[j]), np.hypot(sb[i], sb[j])
-    z = float(stats.norm.ppf(1 - (1 - level) / (2 * i.size)))
-    value = np.minimum(da, db)
-    lo, hi = np.minimum(da - z * ea, db - z * eb).max(), np.minimum(da + z * ea, db + z * eb).max()
-    k = int(value.argmax())
-    return float(value[k]), (float(lo), float(hi)), (a.index[i[k]], a.index[j[k]])
+    sa, sb = _run_se(a), _run_se(b)
+    K = ga.size
+    z = float(stats.norm.ppf(1 - (1 - level) / (2 * K * (K - 1))))
+    off = ~np.eye(K, dtype=bool)
+
+    def leads(g, s, shift):
+        d = g[:, None] - g[None, :] + shift * z * np.hypot(s[:, None], s[None, :])
+        return np.where(off, d, np.inf).min(1)  # i's smallest lead over another teacher
+
+    def stat(la, lb):
+        m = np.minimum(la[:, None], lb[None, :])
+        return np.where(off, m, -np.inf).max()
+
+    value = stat(leads(ga, sa, 0), leads(gb, sb, 0))
+    lo, hi = stat(leads(ga, sa, -1), leads(gb, sb, -1)), stat(leads(ga, sa, 1), leads(gb, sb, 1))
+    return float(value), (float(lo), float(hi))
 
 
-def _razin(teachers: pd.DataFrame | None, level: float, n_boot: int, seed: int) -> list[dict]:
+def _razin(teachers: pd.DataFrame | None, level: float) -> list[dict]:
     t = pd.DataFrame() if teachers is None else teachers
     t = t[np.isfinite(pd.to_numeric(t["gold_gain"], errors="coerce"))] if not t.empty else t
     rows = []
@@ -133,10 +138,10 @@ def _razin(teachers: pd.DataFrame | None, level: float, n_boot: int, seed: int) 
         for claim, fn in (("variance_predicts_gold_gain", _variance_gain),
                           ("variance_and_accuracy_beat_accuracy", _combo_minus_acc)):
             stat, rule, paper = CLAIMS[claim]
-            if len(g) < 3:
-                off(claim, f"fewer than 3 teachers with RL runs under {student}", **at)
+            if len(g) < 4:
+                off(claim, f"fewer than 4 teachers with RL runs under {student} (a Fisher interval)", **at)
                 continue
-            value, ci = fn(g, level, n_boot, seed)
+            value, ci = fn(g, level)
             desc = f"{stat}; {len(g)} teachers, student {student}, {step}"
             rows.append(_row(RAZIN, claim, desc, stat, rule, above(*ci), value, ci, len(g), paper_value=paper, **at))
         stat, rule, paper = CLAIMS["flat_teacher_slower"]
@@ -157,11 +162,13 @@ def _razin(teachers: pd.DataFrame | None, level: float, n_boot: int, seed: int) 
             off("best_teacher_depends_on_student", f"fewer than 3 teachers run under both {students[0]} and {other}",
                 **at)
             continue
-        value, ci, (ti, tj) = _crossover(a.loc[common], b.loc[common], level)
+        value, ci = _best_switch(a.loc[common], b.loc[common], level)
         best = (a.loc[common, "gold_gain"].idxmax(), b.loc[common, "gold_gain"].idxmax())
         rho = stats.spearmanr(a.loc[common, "gold_gain"], b.loc[common, "gold_gain"]).statistic
-        desc = (f"{stat}; {len(common)} teachers; best under {students[0]}: {best[0]}, under {other}: {best[1]}; "
-                f"largest crossover {ti} over {tj}; Spearman of the increases {rho:.2f}")
+        seeds = int(pd.to_numeric(a["seed_groups"], errors="coerce").fillna(0).max())
+        desc = (f"{stat}; {len(common)} teachers, one RL seed each (run-to-run noise from {seeds} repeated run "
+                f"group(s)); best under {students[0]}: {best[0]}, under {other}: {best[1]}; Spearman of the "
+                f"increases {rho:.2f}")
         rows.append(_row(RAZIN, "best_teacher_depends_on_student", desc, stat, rule, above(*ci), value, ci,
                          len(common), **at))
     return rows
