@@ -9,7 +9,8 @@ import yaml
 from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
-RL_ONLY = {"curves": 1, "fits": 1, "replication": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1}
+RL_ONLY = {"curves": 1, "fits": 1, "replication": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "teachers": 1,
+           "all": 1}
 AGGREGATES = {"bon_curves": 1, "bon_fits": 1, "rm_metrics": 1, **RL_ONLY}
 # the tiny preset: 8 proxies (2 sizes x 2 data sizes x bt/pfr), the role-swap family's 3 members
 # beside the grid's s-d600-bt-s0 and the shift's 4 (bt/pfr x 2 seeds); RL with 2 algorithms x 1
@@ -17,12 +18,15 @@ AGGREGATES = {"bon_curves": 1, "bon_fits": 1, "rm_metrics": 1, **RL_ONLY}
 # the larger policy against the gold RM (the grid), rl.sweeps: 3 more RLOO runs against the gold
 # RM, and RLOO runs against the 3 new role-swap members and the 4 shift proxies; DAA with 2
 # losses from both policies, scored by one proxy; each proxy's extra RM-evaluation scores; every
-# role-swap member's scores of the role-swap runs (the RM evaluation's extra scores: the grid's only)
+# role-swap member's scores of the role-swap runs (the RM evaluation's extra scores: the grid's only);
+# Razin's mix: 2 members beside the grid's s-d600-bt-s0, RLOO of both students against the 3, gold
+# and the flat teacher (6 runs beyond the grid's), the members' and gold's scores of the off-policy
+# pairs and of the larger policy's pool, and the teachers table (it reads curves)
 GRID_PROXIES = {"train_rm": 8, "score_pool": 8, "score_eval": 8}
-PROXIES = {"train_rm": 8 + 3 + 4, "score_pool": 8 + 3 + 4, "score_eval": 8}
-PROXY_RL = {"train_rl": 2 * 8 + 3 + 4}
+PROXIES = {"train_rm": 8 + 3 + 4 + 2, "score_pool": 8 + 3 + 4 + 2, "score_eval": 8, "score_teachers": 3}
+PROXY_RL = {"train_rl": 2 * 8 + 3 + 4 + 5}  # the mix: small vs 2 members, large vs the 3
 GRID_RL = {"train_rl": 2 * 10 + 2}
-ALL_RL = {"train_rl": 2 * 10 + 2 + 3 + 3 + 4}
+ALL_RL = {"train_rl": 2 * 10 + 2 + 3 + 3 + 4 + 6}
 DAA = {"train_daa": 2 * 2}
 SWAP = {"score_runs": 4, "role_swap": 1}  # the role swap's scores of the runs, and its table
 
@@ -43,19 +47,21 @@ def planned(snakemake_bin, repo, work, tmp_path, overlay=None) -> Counter:
 
 def test_fit_option_plans_fits_and_figures_only(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     assert planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"fit": {"level": 0.9}}) == \
-        Counter({"bon_fits": 1, "fits": 1, "replication": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1})
+        Counter({"bon_fits": 1, "fits": 1, "replication": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "teachers": 1,
+                 "all": 1})  # the teachers table's intervals are at fit.level
 
 
 def test_gold_labeling_plans_everything_downstream_of_labels(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"labels": {"flip_rate": 0.1}})
-    assert plan == Counter({"label_pairs": 1, **PROXIES, **PROXY_RL, **DAA, **AGGREGATES, **SWAP})
+    assert plan == Counter({"label_pairs": 1, "label_offpolicy": 1, **PROXIES, "score_teachers": 4, **PROXY_RL, **DAA,
+                            **AGGREGATES, **SWAP})  # gold scores the relabeled off-policy pairs too
     # the world, the policies, the pool, the gold RM's scores and RL against the gold RM are untouched
 
 
 def test_new_seed_plans_only_the_new_proxies(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"seeds": [0, 1]}})
     # DAA's proxy is seed 0, the family's seed is role_swap.seed; the grid view of the role swap grows
-    assert plan == Counter({**GRID_PROXIES, "train_rl": 2 * 8, **AGGREGATES, "role_swap": 1})
+    assert plan == Counter({**GRID_PROXIES, "train_rl": 2 * 8, **AGGREGATES, "role_swap": 1})  # mix.seed stays
 
 
 def test_proxy_hyperparameter_plans_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):
@@ -83,8 +89,10 @@ def test_new_policy_size_plans_its_policy_and_rl_runs(snakemake_bin, tiny_repo, 
              {"name": "huge", "arch": {"n_embd": 64, "n_layer": 1, "n_head": 2}}]
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"policy": {"more_sizes": sizes}})
     # its runs, and its sample pool scored by every RM for the RM evaluation (variance under it)
-    assert plan == Counter({"train_policy": 1, "train_rl": 2, "train_daa": 2, "sample_policy_pool": 1, "score_eval": 9,
-                            **RL_ONLY})  # and DAA from it (daa.policy_sizes)
+    # and DAA from it (daa.policy_sizes); a third student of Razin's design: against the 3 mix
+    # members and the flat teacher (gold is its run above), its pool scored by the teachers
+    assert plan == Counter({"train_policy": 1, "train_rl": 2 + 4, "train_daa": 2, "sample_policy_pool": 1,
+                            "score_eval": 9, "score_teachers": 4, **RL_ONLY})
 
 
 def test_pfr_setting_plans_only_pfr_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):
@@ -109,7 +117,7 @@ def test_rm_eval_option_plans_only_the_rm_evaluation(snakemake_bin, tiny_repo, t
 
 def test_flat_teacher_factor_plans_its_runs_only(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"rm_eval": {"flat_factor": 0.2}})
-    assert plan == Counter({"train_rl": 2, **RL_ONLY})  # gold_flat under both algorithms
+    assert plan == Counter({"train_rl": 3, **RL_ONLY})  # gold_flat under both algorithms, and from the larger student
 
 
 def test_checkpoint_frequency_is_not_a_change(snakemake_bin, tiny_repo, tiny_run, tmp_path):
@@ -117,11 +125,12 @@ def test_checkpoint_frequency_is_not_a_change(snakemake_bin, tiny_repo, tiny_run
 
 
 @pytest.mark.parametrize("module,expected", [
-    ("fit", {"bon_fits": 1, "fits": 1, "replication": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1}),
+    ("fit", {"bon_fits": 1, "fits": 1, "replication": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "all": 1}),  # not teachers
     ("tables/rm_eval", {"rm_eval": 1, "figures": 1, "rm_figures": 1, "all": 1}),  # figure jobs reach every drawer
     ("figures/layout", {"figures": 1, "rm_figures": 1, "all": 1}),  # rm_figures draws with its helpers
     ("figures/wen", {"figures": 1, "rm_figures": 1, "all": 1}),  # both jobs draw through the registry
-    ("data/labels", {"label_pairs": 1, **PROXIES, **PROXY_RL, **DAA, **AGGREGATES, **SWAP}),
+    ("data/labels", {"label_pairs": 1, "label_offpolicy": 1, **PROXIES, "score_teachers": 4, **PROXY_RL, **DAA,
+                     **AGGREGATES, **SWAP}),
     ("train/evaluate", {**ALL_RL, **DAA, **RL_ONLY, **SWAP}),  # RL and DAA measure their checkpoints with it
     ("train/rl", {**ALL_RL, **RL_ONLY, **SWAP}),
     ("train/daa", {**DAA, **RL_ONLY}),

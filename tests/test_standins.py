@@ -193,7 +193,8 @@ def test_preset_plans_offline(root, built, snakemake_bin):
     stats = text.split("Job stats:")[1]
     counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
     assert "train_policy" not in counts and "world" not in counts  # pi_init and gold are given
-    assert counts["train_rm"] == 4 + 2 + 2 and counts["gold_rm"] == 1  # the grid, the role swap's 2 members, the shift's 2
+    # the grid, the role swap's 2 members, the shift's 2, the mix's share-0 member
+    assert counts["train_rm"] == 4 + 2 + 2 + 1 and counts["gold_rm"] == 1
     assert counts["train_daa"] == 4  # 2 losses x 1 beta x 2 policy sizes
     assert counts["train_rl"] == 23 and counts["score_runs"] == 3
     assert "standins/proxy-14m" in text or "p14m-d200-bt-s0" in text

@@ -111,7 +111,8 @@ def test_every_method_writes_rows(tiny_run, tiny_config):
     assert set(rl["algorithm"]) == {"rloo", "ppo"}
     sizes = rl.groupby("policy")["policy_params"].first()
     assert set(sizes.index) == {"small", "large"} and sizes["large"] > sizes["small"]
-    assert set(rl.loc[rl.policy == "large", "rm"]) == set(tiny_config["policy"]["more_sizes_targets"])
+    assert set(rl.loc[rl.policy == "large", "rm"]) == {*tiny_config["policy"]["more_sizes_targets"],
+                                                        *targets.teachers(tiny_config)}  # and Razin's teachers
     d, h = curves[curves.method == "daa"], tiny_config["daa"]
     assert set(d["loss"]) == set(h["losses"]) and set(d["policy"]) == {"small", "large"}
     spe = daa.steps_per_epoch(min(tiny_config["proxy"]["data_sizes"]), h["train"]["per_device_train_batch_size"])
