@@ -126,8 +126,8 @@ def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = No
     over every step, carried through the checkpoints, see :func:`overopt.runtime.train_resumable`),
     from a checkpoint of the same settings and inputs only. Returns the proxy's identity row
     and held-out metrics. A member of Razin's mix (``s.onpolicy`` < 1) takes the rest of its
-    training pairs from ``offpolicy_csv`` and reports its accuracy on that file's held-out pairs
-    (``offpolicy_accuracy``)."""
+    training pairs from ``offpolicy_csv`` (its off-policy accuracy is the teachers table's, for
+    every teacher alike)."""
     if s.objective not in OBJECTIVES:
         raise ValueError(f"unknown proxy objective {s.objective!r}; expected one of {', '.join(OBJECTIVES)}")
     from datasets import Dataset
@@ -166,8 +166,6 @@ def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = No
     metrics = heldout_metrics(rm, heldout_pairs(pairs))
     if s.cue:
         metrics |= shift_metrics(rm, heldout_pairs(pairs), s.cue["text"])
-    if off is not None:
-        metrics["offpolicy_accuracy"] = heldout_metrics(rm, heldout_pairs(off))["gold_accuracy"]
     base = s.labels["flip_rate"]  # the labeling's own flips, then the member's: the share flipped against gold
     return {"rm": s.id, "kind": PROXY, "family": s.family, "rm_size": s.size["name"], "data_size": s.data_size,
             "objective": s.objective, "seed": s.seed, "onpolicy_fraction": s.onpolicy, "label_mode": s.labels["mode"],

@@ -6,7 +6,6 @@ by seed (the same planted pairs)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from overopt.tables.replication.common import MAO, _off, _row, _t_mean, above
