@@ -10,6 +10,7 @@ sys.path.insert(0, workflow.basedir)  # the overopt package (jobs: workflow/scri
 
 from overopt import config as study_config
 from overopt import deps
+from overopt import prefork
 
 
 configfile: "config.yaml"
@@ -34,6 +35,18 @@ include: "workflow/rules/teachers.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/rm_eval.smk"
 include: "workflow/rules/figures.smk"
+
+
+onstart:
+    prefork.start(workflow.is_main_process and workflow.local_exec)  # torch imported once per run
+
+
+onsuccess:
+    prefork.stop()
+
+
+onerror:
+    prefork.stop()
 
 
 rule all:

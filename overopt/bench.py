@@ -74,21 +74,27 @@ def rule_costs(results: Path) -> pd.DataFrame:
 
 OVERHEAD = re.compile(r"overhead: startup\+imports (?P<startup_imports>[\d.]+) s, work (?P<work>-?[\d.]+) s, "
                       r"model loading (?P<loading>[\d.]+) s \(startup (?P<startup>[\d.nan]+) s, imports "
-                      r"(?P<imports>[\d.]+) s; cpu (?P<cpu_fixed>[\d.]+) of (?P<cpu_total>[\d.]+) s\)")
+                      r"(?P<imports>[\d.]+) s; cpu (?P<cpu_fixed>[\d.]+) of (?P<cpu_total>[\d.]+) s\)"
+                      r"(?: rss (?P<rss_mb>[\d.]+) MB(?P<preforked>, preforked)?)?")
 
 
 def job_overheads(results: Path, jobs: pd.DataFrame) -> pd.DataFrame:
     """``jobs`` with the last ``overhead:`` line of each job's log (``results/logs/<rule>/<job>.log``)
     split out: startup+imports, model loading, work and CPU seconds, and ``outside``, the part
     of the benchmark's seconds outside the job's Python process (Snakemake's own per-job cost).
-    Jobs whose log has no such line (older code, a killed job) get NaN."""
+    A job run in a fork of the prefork server (``overopt.prefork``) is not in the process tree
+    Snakemake's benchmark measures: its ``max_rss_mb`` is the peak RSS its log states
+    (``preforked`` True). Jobs whose log has no such line (older code, a killed job) get NaN."""
     cols = list(OVERHEAD.groupindex)
     rows = []
     for _, j in jobs.iterrows():
         log = results / "logs" / j["rule"] / f"{j['job']}.log"
-        found = OVERHEAD.findall(log.read_text(errors="replace")) if log.is_file() else []
-        rows.append(dict(zip(cols, map(float, found[-1]))) if found else dict.fromkeys(cols, float("nan")))
+        found = [m.groupdict() for m in OVERHEAD.finditer(log.read_text(errors="replace"))] if log.is_file() else []
+        rows.append({**{k: float(v) for k, v in found[-1].items() if k != "preforked" and v},
+                     "preforked": bool(found[-1]["preforked"])} if found else {})
     out = pd.concat([jobs.reset_index(drop=True), pd.DataFrame(rows, columns=cols)], axis=1)
+    out["preforked"] = out["preforked"].fillna(False).astype(bool)
+    out.loc[out["preforked"], "max_rss_mb"] = out.loc[out["preforked"], "rss_mb"]
     out["outside"] = (out["s"] - out["startup_imports"] - out["loading"] - out["work"]).clip(lower=0)
     return out
 

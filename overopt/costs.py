@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from overopt.prefork import TORCH_RULES  # noqa: F401  (the rules whose jobs import torch)
+
 ROOT = Path(__file__).resolve().parent.parent
 MB = 2**20
 
@@ -50,9 +52,11 @@ OVERHEAD_S = {
     "fits": 2.4, "figures": 2.1, "rm_eval": 2.5, "rm_figures": 1.8, "replication": 2.9, "score_runs": 6.9,
     "role_swap": 2.5, "label_offpolicy": 7.0, "score_teachers": 6.9, "teachers": 2.5,
 }
-TORCH_RULES = {"gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool", "score_pool",
-               "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa", "score_runs", "label_offpolicy",
-               "score_teachers"}  # the rest never import torch
+# A local run forks its torch jobs from a server that imported the libraries once
+# (overopt.prefork): such a job's fixed cost is Python's start, Snakemake's preamble, the hand-off
+# and the package's own imports, 0.22-0.31 CPU s in the tiny run's logs (OVERHEAD_S is then only
+# for the rules that never import torch, and for cluster runs).
+PREFORK_OVERHEAD_S = 0.3
 # Per kind of pass: seconds per layer pass (one batched call through one layer, including the
 # batch's tokenization and Python; a training step counts 3 per layer) and effective FLOP/s, on
 # one CPU thread: least squares on the default study's first 54 jobs (default run, `--cores 2`,
@@ -66,7 +70,11 @@ CUDA_START_S, LOAD_BYTES_S = 3.0, 1.0e9  # GPU runs: CUDA context; reading a mod
 CUDA_CONTEXT_MB = 500
 # Per-rule factors on the CPU model work of the trainers (reward calls, decoding, logging,
 # evaluation bookkeeping), fitted to the same default jobs (median over median); 1 on a GPU.
-RULE_FACTOR = {"train_rl": 0.6, "train_daa": 1.3, "train_policy": 1.15, "label_pairs": 1.25, "label_offpolicy": 1.25}
+RULE_FACTOR = {"train_rl": 0.6, "train_daa": 1.2, "train_policy": 1.15, "label_pairs": 1.25, "label_offpolicy": 1.25}
+# Set-up work a job does whatever its size (building the trainer, its datasets and the world's
+# tables), seconds: the median residual of the tiny run's jobs, forked and in their own process
+# alike (2026-12-02), where it is most of a job once the imports are gone.
+SETUP_S = {"train_policy": 2.0, "train_rm": 1.1, "world": 0.8, "curves": 0.5, "rm_eval": 1.5}
 # Table jobs: seconds per row of what drives them (see jobs(); fits: an eval prompt of a run x a bootstrap
 # replicate), fitted to the default and tiny runs.
 ROW_S = {"prompts": 1.5e-4, "world": 3.7e-4, "gold_rm": 4.6e-6, "bon_curves": 4e-8, "bon_fits": 1e-9, "rm_metrics": 0.0,

@@ -5,7 +5,8 @@ Snakemake tracks a ``script:`` file itself but not the modules it imports. A rul
 inputs are derived from its script: the ``overopt`` modules the script imports, expanded to
 the transitive closure of package imports (read from the source with ``ast``, function-level
 imports included), with each module's package ``__init__`` files. Editing a module reruns
-the rules whose scripts reach it, and no others.
+the rules whose scripts reach it, and no others. :data:`PLUMBING` modules change how a job runs,
+never what it computes, and are not code inputs.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 SCRIPTS = PACKAGE.parent / "workflow" / "scripts"
+PLUMBING = {"overopt.prefork"}  # the fork server: where a job runs, not what it computes
 
 
 def _path(module: str) -> Path | None:
@@ -42,7 +44,7 @@ def _found(tree: ast.AST) -> set[str]:
 
 @lru_cache(maxsize=None)
 def _imports(module: str) -> frozenset[str]:
-    return frozenset(m for m in _found(ast.parse(_path(module).read_text())) if _path(m))
+    return frozenset(m for m in _found(ast.parse(_path(module).read_text())) if _path(m) and m not in PLUMBING)
 
 
 def closure(*modules: str) -> list[str]:

@@ -14,7 +14,8 @@ The model (docs/running.md, "Cost plan", says what it leaves out):
   ``rule all`` asks for them (checked against ``snakemake -n`` in the tests).
 * **Time** of a job = a fixed overhead + work. The fixed overhead is the process's start-up and
   library imports (measured per rule, :data:`OVERHEAD_S`; ``overopt.bench`` splits it off a
-  run's logs) and, on a GPU, CUDA's start. The work is a sum over the job's model passes, each
+  run's logs), or, for a torch job of a local run, which forks from a server that imported the
+  libraries once (:mod:`overopt.prefork`), :data:`PREFORK_OVERHEAD_S`; and, on a GPU, CUDA's start. The work is a sum over the job's model passes, each
   ``layer_passes x s_per_layer_pass + FLOPs / throughput``: forward 2 x params x tokens FLOPs,
   training 6 x params x tokens (a step is 3 layer passes: forward and backward), sampling one
   forward pass per new token (KV cache: 2 x params FLOPs per token overall). On the CPU the
@@ -51,7 +52,7 @@ import statistics
 import sys
 from pathlib import Path
 from overopt.costs import (CPU, CUDA_CONTEXT_MB, CUDA_START_S, DATASET_PROMPT_TOKENS, GPU, GPU_RULES, LOAD_BYTES_S, LOAD_S,  # noqa: F401
-                           MB, ORDER, OVERHEAD_S, PROCESS_MB, ROOT, ROW_S, RULE_FACTOR, TORCH_RULES, Job, hub, jobs,
+                           MB, ORDER, OVERHEAD_S, PREFORK_OVERHEAD_S, PROCESS_MB, ROOT, ROW_S, RULE_FACTOR, SETUP_S, TORCH_RULES, Job, hub, jobs,
                            load_config)  # the cost model; re-exported for the plan's users
 
 # --- costs --------------------------------------------------------------------------------------
@@ -63,17 +64,22 @@ def _weights_mb(models: list, device: str) -> float:
 
 
 def cost(config: dict, profile: Path | None = None, cores: int = 2, gpus: int = 0,
-         prompt_tokens: int | None = None) -> list[Job]:
+         prompt_tokens: int | None = None, preforked: bool | None = None) -> list[Job]:
     """The jobs of :func:`jobs` with their time (overhead + work, seconds), CPU RAM and GPU memory
-    (MB) and threads, for a run on ``cores`` cores and ``gpus`` GPUs (0: everything on the CPU)."""
+    (MB) and threads, for a run on ``cores`` cores and ``gpus`` GPUs (0: everything on the CPU).
+    ``preforked``: whether torch jobs fork from the prefork server; None: as the profile's
+    executor decides (a local run does, a cluster's jobs do not)."""
     import yaml
 
     from overopt import resources
 
     est = resources.estimate(config)
-    threads = {}
+    settings = {}
     if profile is not None and (Path(profile) / "config.yaml").is_file():
-        threads = (yaml.safe_load((Path(profile) / "config.yaml").read_text()) or {}).get("set-threads") or {}
+        settings = yaml.safe_load((Path(profile) / "config.yaml").read_text()) or {}
+    threads = settings.get("set-threads") or {}
+    if preforked is None:
+        preforked = settings.get("executor", "local") in ("local", None)
     out = jobs(config, prompt_tokens)
     for j in out:
         j.gpu = bool(gpus) and j.rule in GPU_RULES
@@ -81,9 +87,10 @@ def cost(config: dict, profile: Path | None = None, cores: int = 2, gpus: int = 
         w = j.work
         model_s = sum(w.passes[k] * consts[k][0] + w.flops[k] / consts[k][1] for k in consts)
         load_s = sum(LOAD_S + (m.params * (2 if j.gpu else 4) / LOAD_BYTES_S if m.hub else 0.0) for m in w.loads)
-        j.overhead_s = OVERHEAD_S[j.rule] + (CUDA_START_S if j.gpu else 0.0)
+        fixed = PREFORK_OVERHEAD_S if preforked and j.rule in TORCH_RULES else OVERHEAD_S[j.rule]
+        j.overhead_s = fixed + (CUDA_START_S if j.gpu else 0.0)
         factor = 1.0 if j.gpu else RULE_FACTOR.get(j.rule, 1.0)  # fitted on the CPU only
-        j.work_s = factor * model_s + load_s + w.rows * ROW_S.get(j.rule, 0.0)
+        j.work_s = factor * model_s + load_s + w.rows * ROW_S.get(j.rule, 0.0) + SETUP_S.get(j.rule, 0.0)
         j.threads = max(1, min(int(threads.get(j.rule, 1)), cores))
         hub_models = [(m, r) for m, r in j.models if m.hub]
         host = (max((m.params * (4 if r == "train32" else 2) for m, r in hub_models), default=0) / MB if j.gpu
@@ -166,21 +173,19 @@ def per_rule(plan: list[Job]) -> list[dict]:
 
 
 def measured(source: str | Path):
-    """Measured per-rule costs: from a run's benchmarks folder (``results/benchmarks``: jobs,
-    median wall seconds, largest max RSS) or from a table of them (a CSV with columns rule, jobs,
-    median_s, max_rss_mb, ``#`` comments, as ``tests/data/benchmark_*.csv``)."""
+    """Measured per-rule costs: from a finished run's benchmarks folder (``results/benchmarks``,
+    with the job logs beside it in ``results/logs``: :func:`overopt.bench.calibration_table`,
+    the median job CPU seconds and the largest RSS) or from a table of them (a CSV with columns
+    rule, jobs, median_s, max_rss_mb, ``#`` comments, as ``tests/data/benchmark_*.csv``)."""
     import pandas as pd
+
+    from overopt import bench
 
     source = Path(source)
     if source.is_file():
         return pd.read_csv(source, comment="#")
-    rows = []
-    for d in sorted(p for p in source.iterdir() if p.is_dir()):
-        b = [pd.read_csv(f, sep="\t").iloc[0] for f in sorted(d.glob("*.tsv"))]
-        if b:
-            rows.append({"rule": d.name, "jobs": len(b), "median_s": statistics.median(float(x["s"]) for x in b),
-                         "max_rss_mb": max(float(x["max_rss"]) for x in b)})
-    return pd.DataFrame(rows, columns=["rule", "jobs", "median_s", "max_rss_mb"])
+    results = source.parent
+    return bench.calibration_table(bench.job_overheads(results, bench.rule_costs(results)))
 
 
 def compare(plan: list[Job], meas):
@@ -242,6 +247,8 @@ def main(argv=None) -> None:
     ap.add_argument("--gpus", type=int, default=0, help="GPUs (0: every job on the CPU)")
     ap.add_argument("--prompt-tokens", type=int, help=f"prompt length in tokens (default: world.prompt_len, or "
                                                       f"{DATASET_PROMPT_TOKENS} for a prompt dataset)")
+    ap.add_argument("--no-prefork", action="store_true",
+                    help="plan a local run without the prefork server (OVEROPT_PREFORK=0); a cluster profile never uses it")
     ap.add_argument("--csv", help="write the per-rule table here")
     ap.add_argument("--jobs-csv", help="write one row per job here")
     ap.add_argument("--compare", help="a run's results/benchmarks folder, or a table of measured per-rule costs: "
@@ -254,7 +261,8 @@ def main(argv=None) -> None:
         config = load_config(args.configfile)
     except ConfigError as e:
         raise SystemExit(f"overopt.plan: {e}") from None
-    plan = cost(config, Path(args.profile), args.cores, args.gpus, args.prompt_tokens)
+    plan = cost(config, Path(args.profile), args.cores, args.gpus, args.prompt_tokens,
+                preforked=False if args.no_prefork else None)
     granted = resources.granted(Path(args.profile) / "config.yaml")
     print(report(plan, args.cores, args.gpus, granted))
     if args.compare:

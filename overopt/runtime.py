@@ -87,7 +87,7 @@ def seed_all(seed: int) -> None:
 def _record_overhead() -> None:
     """Measure a job's fixed overhead and log one line at exit (``overopt.bench`` reads it):
 
-        overhead: startup+imports 4.31 s, work 25.02 s, model loading 0.12 s (startup 1.20 s, imports 3.11 s; cpu 4.05 of 28.70 s)
+        overhead: startup+imports 4.31 s, work 25.02 s, model loading 0.12 s (startup 1.20 s, imports 3.11 s; cpu 4.05 of 28.70 s) rss 812 MB
 
     *startup*: from the process's creation to :func:`job` (Python, Snakemake's script preamble,
     the script's module imports); *imports*: the first imports of the heavy libraries the
@@ -95,25 +95,21 @@ def _record_overhead() -> None:
     loading*: ``overopt.models.load_policy`` and ``RewardModel.load`` calls, less the imports
     inside them (wrapped once ``overopt.models`` is imported: this module must not import it,
     or every table job would depend on the model code); *work*: the rest of the process's wall
-    time. cpu: the process's CPU seconds in startup+imports, and in all. Measuring never fails
-    a job."""
+    time. cpu: the process's CPU seconds in startup+imports, and in all; rss: its peak resident
+    memory. A job run in a fork of the prefork server (``overopt.prefork``; the line then ends
+    ``, preforked``) counts from its client process's start and adds the client's CPU; its
+    imports are mostly done already. Measuring never fails a job."""
     libs = ("torch", "transformers", "trl", "datasets", "accelerate", "tokenizers", "safetensors", "scipy",
             "sklearn", "statsmodels", "matplotlib")
     try:
         import atexit
         import builtins
+        import resource
 
-        try:
-            import psutil
+        from overopt import prefork
 
-            created = psutil.Process().create_time()
-        except ImportError:  # psutil is not in the jobs' conda envs: Linux's /proc, as psutil reads it
-            with open("/proc/self/stat") as f:
-                ticks = int(f.read().rpartition(")")[2].split()[19])
-            with open("/proc/stat") as f:
-                boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
-            created = boot + ticks / os.sysconf("SC_CLK_TCK")
-        startup, cpu0 = time.time() - created, sum(os.times()[:2])
+        created, cpu_before = prefork.job_started()  # a forked job: its client's start and CPU
+        startup, cpu0 = time.time() - created, cpu_before + sum(os.times()[:2])
         spent = {"imports": 0.0, "imports_cpu": 0.0, "loading": 0.0, "depth": 0, "wrapped": False}
         real_import = builtins.__import__
 
@@ -163,8 +159,10 @@ def _record_overhead() -> None:
         def report():
             total, fixed = time.time() - created, startup + spent["imports"]
             log.info("overhead: startup+imports %.2f s, work %.2f s, model loading %.2f s (startup %.2f s, imports "
-                     "%.2f s; cpu %.2f of %.2f s)", fixed, total - fixed - spent["loading"], spent["loading"],
-                     startup, spent["imports"], cpu0 + spent["imports_cpu"], sum(os.times()[:2]))
+                     "%.2f s; cpu %.2f of %.2f s) rss %.0f MB%s", fixed, total - fixed - spent["loading"],
+                     spent["loading"], startup, spent["imports"], cpu0 + spent["imports_cpu"],
+                     cpu_before + sum(os.times()[:2]), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                     ", preforked" if prefork.STARTED_ENV in os.environ else "")
 
         atexit.register(report)
     except Exception as e:  # noqa: BLE001  (a measurement must never fail the job)

@@ -123,7 +123,8 @@ class Teachers:
 class RoleSwap:
     """Wen's role swap: the family (member ids in flip-rate order), the grid view's RMs (gold
     and the grid's proxies), BoN at ``bon_n``, RL at ``rl_step`` (None: the last) and at
-    ``kl_budget`` nats."""
+    ``kl_budget`` nats; each pair's accuracy variants as in the RM evaluation (``rm_eval.k``,
+    ``rank_bins``, ``budget``, ``budget_ks``)."""
 
     family: list
     grid: list
@@ -131,6 +132,11 @@ class RoleSwap:
     bon_n: list
     rl_step: int | None
     kl_budget: float
+    k: int  # Wen's accuracy variants (rm_eval's settings) on the pool's first k responses
+    rank_bins: int
+    budget: int
+    budget_ks: list
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -390,8 +396,10 @@ class Stages:
     def role_swap(self) -> dict:
         rs = self.c["role_swap"]
         grid = [self.targets.gold.id, *(t.id for t in self.targets.of_family(target_grid.GRID))]
+        ev = self.c["rm_eval"]
         return to_hp(RoleSwap([t.id for t in self.targets.role_swap], grid, self.c["bon"]["N"], rs["bon_n"],
-                              rs["rl_step"], rs["kl_budget"]))
+                              rs["rl_step"], rs["kl_budget"], ev["k"], ev["rank_bins"], ev["budget"],
+                              _budget_ks(ev), self.c["seed"]))
 
     def labels(self) -> dict:
         lab = self.c["labels"]
@@ -452,10 +460,14 @@ class Stages:
     def rm_eval(self) -> dict:
         ev = self.c["rm_eval"]
         refs = self.targets.references(self.c["seed"])
-        ks = ev["budget_ks"] or sorted({*(2 ** i for i in range(1, ev["k"].bit_length()) if 2 ** i <= ev["k"]), ev["k"]})
-        return to_hp(RMEval(ev["k"], ev["budget"], ev["rank_bins"], ks, ev["test_sizes"], ev["bon_n"], ev["rl_step"],
+        return to_hp(RMEval(ev["k"], ev["budget"], ev["rank_bins"], _budget_ks(ev), ev["test_sizes"], ev["bon_n"], ev["rl_step"],
                             ev["kl_budget"],
                             ev["n_boot"], self.c["fit"]["level"], self.setting, refs, self.c["seed"]))
 
     def figures(self, names: list[str]) -> dict:
         return to_hp(Figures(names, self.c["rl"]["algorithms"][0], self.c["proxy"]["objectives"][0], self.setting))
+
+
+def _budget_ks(ev: dict) -> list[int]:
+    """Wen's responses-per-prompt sweep: ``rm_eval.budget_ks``, or 2, 4, 8, ... up to k and k."""
+    return ev["budget_ks"] or sorted({*(2 ** i for i in range(1, ev["k"].bit_length()) if 2 ** i <= ev["k"]), ev["k"]})

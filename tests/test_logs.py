@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 HOOK = """
 import os, sys, warnings
 from overopt import runtime
@@ -29,6 +31,15 @@ runtime.job(snakemake, 0)
 raise ValueError("boom-marker")
 """
 
+# The same job as a torch rule's on a local run: handed to the run's fork server (overopt.prefork)
+PREFORKED = ("""
+from overopt import prefork
+onstart:
+    prefork.start(workflow.is_main_process and workflow.local_exec)
+onerror:
+    prefork.stop()
+""" + SNAKEFILE.replace("rule boom:", "rule train_rm:"), "from overopt import prefork\nprefork.handoff()\n" + SCRIPT)
+
 
 def test_the_hook_logs_the_traceback_and_keeps_the_console(tmp_path, root):
     log = tmp_path / "job.log"
@@ -41,15 +52,17 @@ def test_the_hook_logs_the_traceback_and_keeps_the_console(tmp_path, root):
     assert "ValueError: hook-marker" in out.stderr and "fd2-marker" not in out.stderr
 
 
-def test_a_failed_job_logs_its_traceback(tmp_path, root, snakemake_bin):
-    (tmp_path / "Snakefile").write_text(SNAKEFILE)
-    (tmp_path / "boom.py").write_text(SCRIPT)
+@pytest.mark.parametrize("snakefile,script", [(SNAKEFILE, SCRIPT), PREFORKED], ids=["own-process", "preforked"])
+def test_a_failed_job_logs_its_traceback(tmp_path, root, snakemake_bin, snakefile, script):
+    (tmp_path / "Snakefile").write_text(snakefile)
+    (tmp_path / "boom.py").write_text(script)
     out = subprocess.run([snakemake_bin, "--cores", "1", "--snakefile", str(tmp_path / "Snakefile"),
                           "--directory", str(tmp_path), "--workflow-profile", str(root / "profiles/default")],
                          capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(root)},
                          timeout=120)
     assert out.returncode != 0
     text = (tmp_path / "logs/boom/boom.log").read_text()
+    assert (", preforked" in text) == (script is not SCRIPT)
     for marker in ("threads=1 seed=0", "Traceback", "ValueError", "boom-marker"):
         assert marker in text, (marker, text)
     console = out.stdout + out.stderr

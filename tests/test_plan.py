@@ -126,13 +126,18 @@ def test_cli_writes_csv(root, tmp_path, capsys):
     assert "wall time on 2 cores" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("preset", ["default", "tiny"])
-def test_plan_within_2x_of_measured(root, preset):
+@pytest.mark.parametrize("preset,table,preforked", [("default", "default", False), ("tiny", "tiny", True),
+                                                     ("tiny", "tiny_noprefork", False)])
+def test_plan_within_2x_of_measured(root, preset, table, preforked):
     """Against the checked-in per-rule medians of a measured run of each (tests/data; how they were
-    measured is in their header): every rule's job count exactly, its median job time within 2x
-    where the measured median is at least 2 s, its CPU RAM within 2x of the largest max RSS."""
-    plan = P.cost(config(root, *([] if preset == "default" else [preset])), root / "profiles/default", cores=2)
-    table = P.compare(plan, P.measured(DATA / f"benchmark_{preset}.csv"))
+    measured is in their header), run as a local run runs (torch jobs forked from the prefork
+    server) or each job in its own process: every rule's job count exactly, its median job time
+    within 2x where the measured median is long enough to time (2 s in its own process; 1 s
+    forked, where a torch job of the tiny world is mostly work), its CPU RAM within 2x of the
+    largest max RSS."""
+    plan = P.cost(config(root, *([] if preset == "default" else [preset])), root / "profiles/default", cores=2,
+                  preforked=preforked)
+    table = P.compare(plan, P.measured(DATA / f"benchmark_{table}.csv"))
     if preset == "default":
         # measured on the default before the papers' own designs (its header): the rules it has keep
         # their medians (a job's cost does not depend on how many there are), the designs' new rules
@@ -144,20 +149,29 @@ def test_plan_within_2x_of_measured(root, preset):
     else:
         assert (table["jobs"] == table["jobs_plan"]).all(), table
     assert not table.isna().any().any(), table  # the same rules on both sides
-    timed = table[table["median_s"] >= 2]
+    timed = table[table["median_s"] >= (1 if preforked else 2)]
     assert len(timed) >= 12
     assert timed["time_ratio"].between(0.5, 2).all(), timed
     assert table["mem_ratio"].between(0.5, 2).all(), table
+
+
+def test_a_cluster_profile_plans_no_prefork(root):
+    """A SLURM job runs in its own process: the plan charges it the full start-up and imports."""
+    cfg = config(root, "tiny")
+    local = {j.id: j.overhead_s for j in P.cost(cfg, root / "profiles/default")}
+    slurm = {j.id: j.overhead_s for j in P.cost(cfg, root / "profiles/slurm")}
+    torch_jobs = [j.id for j in P.cost(cfg, root / "profiles/default") if j.rule in P.TORCH_RULES]
+    assert torch_jobs and all(slurm[i] > 10 * local[i] for i in torch_jobs)
 
 
 @pytest.mark.skipif(not os.environ.get("OVEROPT_BENCHMARKS"), reason="set OVEROPT_BENCHMARKS to a finished default "
                                                                      "run's results/benchmarks folder")
 def test_plan_against_a_benchmarks_folder(root):
     """A finished default-study run (OVEROPT_BENCHMARKS=results/benchmarks): the same jobs; memory
-    within 2x; and no rule's planned job time (one job alone on an idle core) above 2x of the
-    measured median wall time, which contention only makes longer."""
+    within 2x; and every rule's planned job time (one job alone on an idle core) within 2x of
+    its measured median job CPU seconds, where that is at least 2 s."""
     plan = P.cost(config(root), root / "profiles/default", cores=2)
     table = P.compare(plan, P.measured(os.environ["OVEROPT_BENCHMARKS"]))
     assert (table["jobs"] == table["jobs_plan"]).all(), table
     assert table["mem_ratio"].between(0.5, 2).all(), table
-    assert (table[table["median_s"] >= 2]["time_ratio"] <= 2).all(), table
+    assert table[table["median_s"] >= 2]["time_ratio"].between(0.5, 2).all(), table

@@ -133,3 +133,43 @@ def test_bootstrap_over_rms_covers_the_family_correlation():
         naive += lo <= truth <= hi
     assert hits / reps >= 0.85, (hits / reps, naive / reps)
     assert naive / reps < hits / reps
+
+
+def test_pair_variants_are_the_rm_evaluations_variants_against_the_golden_rm():
+    """Each ordered pair's rank-bin grid and budget sweep: metrics.accuracy.variants of the proxy
+    against the golden RM on the odd-numbered prompts' first k responses; the budget is capped
+    at the odd prompts (k = 2 takes one pair a prompt)."""
+    from types import SimpleNamespace
+
+    from overopt.metrics.accuracy import variants
+
+    rng = np.random.default_rng(3)
+    latent = rng.normal(size=(10, 12))
+    pool = {f"r{i}": latent + rng.normal(scale=s, size=latent.shape) for i, s in enumerate((0.3, 1.0, 3.0))}
+    s = SimpleNamespace(k=8, rank_bins=2, budget=40, budget_ks=[2, 4, 8], seed=0)
+    out = rs.pair_variants(pool, s).set_index(["golden", "proxy"])
+    assert len(out) == 6 and {"acc_bin2_1", "acc_bin1_1", "acc_budget_k2", "acc_budget_k8"} <= set(out.columns)
+    for (g, p), row in out.iterrows():
+        want = variants(pool[p][1::2, :8], pool[g][1::2, :8], 2, 5, [2, 4, 8], 0)
+        assert row.to_dict() == pytest.approx(want, nan_ok=True)
+
+
+def test_best_accuracy_variant_row():
+    """The best variant's Spearman gain over plain accuracy with a simultaneous interval: a
+    variant that tracks the NDR beats noisy accuracy; variants of pure noise are never
+    'replicated'."""
+    from overopt.tables.replication.common import NOT_REPLICATED, REPLICATED
+    from overopt.tables.replication.wen import _best_variant
+
+    rng = np.random.default_rng(4)
+    acc, ndr = _family(rng, 8)
+    frame = _pairs(acc, ndr).assign(view="flip", method="bon", n=16)
+    good = frame.assign(accuracy=frame["accuracy"] + rng.normal(scale=0.3, size=len(frame)),
+                        acc_budget_k4=frame["ndr"] + rng.normal(scale=0.05, size=len(frame)),
+                        acc_bin2_1=rng.normal(size=len(frame)))
+    r = _best_variant(good, 0.95, 300, 0)
+    assert r["claim"] == "best_accuracy_variant" and "acc_budget_k4" in r["description"]
+    assert r["value"] > 0 and r["verdict"] == REPLICATED and r["ci_low"] <= r["value"] <= r["ci_high"]
+    noise = frame.assign(acc_budget_k4=rng.normal(size=len(frame)), acc_bin2_1=rng.normal(size=len(frame)))
+    assert _best_variant(noise, 0.95, 300, 0)["verdict"] in (NOT_REPLICATED, "inconclusive")
+    assert _best_variant(None, 0.95, 300, 0)["description"].startswith("not run")

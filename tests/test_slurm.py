@@ -79,6 +79,7 @@ def test_tiny_preset_on_slurm(cluster, root, snakemake_bin, tmp_path):
         assert m, f"{log} has no set-up line"
         cvd, slurm_id = m.groups()
         assert slurm_id.isdigit(), f"{log}: not a SLURM job"
+        assert ", preforked" not in text, f"{log}: forked outside its SLURM job"
         jobs[log] = (log.parent.name, cvd, slurm_id, *_span(text))
     assert len({j[2] for j in jobs.values()}) == len(jobs), "each job its own SLURM job"
     gpu_rule = gpu_rules(root)

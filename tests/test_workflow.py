@@ -177,6 +177,10 @@ def test_every_job_logged_and_benchmarked(tiny_run):
     assert len(logs) == len(benches) > 10
     train_log = next((tiny_run / "results" / "logs" / "train_rm").glob("*.log")).read_text()
     assert "train step" in train_log and "ETA" in train_log and "loss=" in train_log
+    from overopt.prefork import TORCH_RULES
+
+    for log in logs:  # a local run forks every torch job from the prefork server, and no other
+        assert ("rss" in log.read_text()) and ((", preforked" in log.read_text()) == (log.parent.name in TORCH_RULES)), log
 
 
 def test_second_plan_has_nothing_to_do(tiny_run, tiny_repo, snakemake_bin):

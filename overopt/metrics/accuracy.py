@@ -130,6 +130,15 @@ def budget_sweep(proxy, gold, budget: int, ks: Iterable[int], seed: int = 0) -> 
     return out
 
 
+def variants(proxy, gold, bins: int, budget: int, ks: Iterable[int], seed: int = 0) -> dict[str, float]:
+    """Wen et al.'s accuracy variants of one RM against gold's preferences ([prompts, k] each):
+    the rank-bin grid (``acc_bin<i>_<j>``, :func:`rank_bin_accuracy`) and the responses-per-
+    prompt sweep at a budget of ``budget`` pairs (``acc_budget_k<k>``, :func:`budget_sweep`)."""
+    out = {f"acc_bin{r.bin_chosen}_{r.bin_rejected}": r.accuracy for r in rank_bin_accuracy(proxy, gold, bins).itertuples()}
+    out.update({f"acc_budget_k{kk}": a for kk, a in budget_sweep(proxy, gold, budget, ks, seed).items()})
+    return out
+
+
 def budget_pairs(n_prompts: int, k: int, budget: int, design: str = "all_pairs", seed: int = 0):
     """Which B = ``budget`` pairs a fixed labeling budget buys; returns (prompt, i, j) index arrays.
 

@@ -81,9 +81,7 @@ def rm_metrics(proxy: np.ndarray, gold: np.ndarray, extra: dict, gold_extra: dic
     out.update(rank, variance=variance.reward_variance(p))
     b = accuracy.budget_accuracy(p, g, budget, k, seed)
     out.update(acc_budget_all_pairs=b["all_pairs"], acc_budget_distinct=b["distinct"])
-    for r in accuracy.rank_bin_accuracy(p, g, rank_bins).itertuples():
-        out[f"acc_bin{r.bin_chosen}_{r.bin_rejected}"] = r.accuracy
-    out.update({f"acc_budget_k{kk}": a for kk, a in accuracy.budget_sweep(p, g, budget, budget_ks, seed).items()})
+    out.update(accuracy.variants(p, g, rank_bins, budget, budget_ks, seed))
     out["acc_ood"] = accuracy.rank_pair_accuracy(extra["ood"], gold_extra["ood"], "all")
     for key in sorted(k for k in extra if k.startswith(POLICY_PREFIX)):
         out[f"variance_{key}"] = variance.reward_variance(extra[key])

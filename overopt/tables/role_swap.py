@@ -6,6 +6,11 @@ Per ordered pair (golden g, proxy p), ``g != p``:
 
 - ``accuracy``: p's pairwise accuracy against g's preferences on the reference pool's disjoint
   pairs (samples 2i and 2i+1) of the odd-numbered eval prompts (ties as in ``metrics.accuracy``).
+- Wen's accuracy variants on the same prompts, against g's preferences, as the RM evaluation
+  computes them against gold (``metrics.accuracy.variants`` on the first ``rm_eval.k``
+  responses): the rank-bin grid ``acc_bin<i>_<j>`` (chosen from g's rank bin i, rejected from
+  bin j) and the responses-per-prompt sweep ``acc_budget_k<k>`` at a budget of
+  min(``rm_eval.budget``, the odd prompts) pairs (k = 2 needs one prompt a pair).
 - BoN: ``ndr = (E g[BoN_n by p] - E g[pi_init]) / (E g[BoN_n by g] - E g[pi_init])``, exact from
   the one pool scored by every RM (``metrics.bon.per_prompt``; no new sampling), over the
   even-numbered eval prompts: accuracy and NDR share no sample, so their noise does not
@@ -29,7 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from overopt.inputs import load_array, load_npz, read_json
-from overopt.metrics.accuracy import pairwise_accuracy
+from overopt.metrics.accuracy import pairwise_accuracy, variants
 from overopt.metrics.bon import per_prompt
 from overopt.tables.curves import read_samples, target_meta
 
@@ -105,6 +110,14 @@ def rl_rows(runs: dict[str, pd.DataFrame], run_scores: dict[str, dict[str, np.nd
     return rows
 
 
+def pair_variants(pool: dict[str, np.ndarray], s) -> pd.DataFrame:
+    """Every ordered pair's accuracy variants (module docstring): golden, proxy, acc_* columns."""
+    odd = {rm: sc[1::2, : s.k] for rm, sc in pool.items()}
+    budget = min(s.budget, *(sc.shape[0] for sc in odd.values()))
+    return pd.DataFrame([{"golden": g, "proxy": p, **variants(odd[p], odd[g], s.rank_bins, budget, s.budget_ks, s.seed)}
+                         for g in odd for p in odd if p != g])
+
+
 def _identity(frame: pd.DataFrame, metas: dict[str, dict], view: str) -> pd.DataFrame:
     for role in ("golden", "proxy"):
         frame[f"{role}_flip_rate"] = frame[role].map(lambda r: metas[r]["flip_rate"])
@@ -114,7 +127,7 @@ def _identity(frame: pd.DataFrame, metas: dict[str, dict], view: str) -> pd.Data
 
 def role_swap_table(s, pool_scores: dict[str, str], metas: dict[str, str], samples: list[str],
                     run_scores: dict[str, str]) -> pd.DataFrame:
-    """The role-swap table (columns ``COLUMNS``; ``settings.RoleSwap``): ``pool_scores`` and
+    """The role-swap table (columns ``COLUMNS`` and the accuracy variants; ``settings.RoleSwap``): ``pool_scores`` and
     ``metas`` by RM id (every RM of both views), ``samples`` the role-swap RL runs' sample files,
     ``run_scores`` by member id (``data.run_scores``; empty without the RL arm)."""
     meta = {rm: {**target_meta(path), "gold_accuracy": read_json(path).get("gold_accuracy", np.nan)}
@@ -132,9 +145,10 @@ def role_swap_table(s, pool_scores: dict[str, str], metas: dict[str, str], sampl
                 runs[r["rm"].iloc[0]] = r
             scored = {g: load_npz(path, {t: (len(runs[t]),) for t in runs}) for g, path in run_scores.items()}
             rows += rl_rows(runs, scored, pool, s.rl_step, s.kl_budget)
-        frames.append(_identity(pd.DataFrame(rows), meta, view))
+        extra = pair_variants({rm: pool[rm] for rm in ids}, s)
+        frames.append(_identity(pd.DataFrame(rows).merge(extra, on=["golden", "proxy"], how="left"), meta, view))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
-    return out.reindex(columns=COLUMNS)
+    return out.reindex(columns=COLUMNS + [c for c in out.columns if c.startswith("acc_")])
 
 
 # --- correlations over ordered pairs ---------------------------------------------------------
@@ -147,27 +161,42 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.spearmanr(a[ok], b[ok]).statistic)
 
 
-def pair_correlation(frame: pd.DataFrame, x: str = "accuracy", y: str = "ndr", *, n_boot: int = 1000,
-                     level: float = 0.95, seed: int = 0) -> dict:
-    """Spearman of ``x`` with ``y`` over the ordered pairs of one view, method and point, and
-    its percentile interval from a bootstrap over RMs (module docstring). Returns value,
-    ci_low, ci_high, n_pairs, n_rms, n_boot_ok."""
+def pair_correlations(frame: pd.DataFrame, xs: list[str], y: str = "ndr", *, n_boot: int = 1000,
+                      seed: int = 0) -> tuple[dict[str, float], np.ndarray, int]:
+    """Spearman of each column of ``xs`` with ``y`` over the ordered pairs of one view, method
+    and point, and the same on ``n_boot`` draws of RMs with replacement (module docstring), one
+    draw shared by every column, so differences between columns are paired. Returns the values,
+    the replicates [n_boot, len(xs)] (NaN where a draw leaves fewer than 3 pairs) and the RMs."""
     rms = sorted(set(frame["golden"]) | set(frame["proxy"]))
     index = {r: i for i, r in enumerate(rms)}
     k = len(rms)
-    X, Y = np.full((k, k), np.nan), np.full((k, k), np.nan)
     gi, pi = frame["golden"].map(index).to_numpy(), frame["proxy"].map(index).to_numpy()
-    X[gi, pi], Y[gi, pi] = frame[x].to_numpy(float), frame[y].to_numpy(float)
-    value = spearman(X[gi, pi], Y[gi, pi])
+
+    def matrix(col):
+        m = np.full((k, k), np.nan)
+        m[gi, pi] = frame[col].to_numpy(float)
+        return m
+
+    X, Y = [matrix(x) for x in xs], matrix(y)
+    values = {x: spearman(m[gi, pi], Y[gi, pi]) for x, m in zip(xs, X)}
     rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(n_boot):
+    boots = np.full((n_boot, len(xs)), np.nan)
+    for b in range(n_boot):
         draw = rng.integers(0, k, k)
-        a, b = np.meshgrid(draw, draw, indexing="ij")
-        keep = a != b  # two draws of one RM are not a pair
-        boots.append(spearman(X[a[keep], b[keep]], Y[a[keep], b[keep]]))
-    boots = np.asarray(boots)
-    boots = boots[np.isfinite(boots)]
+        a, c = np.meshgrid(draw, draw, indexing="ij")
+        keep = a != c  # two draws of one RM are not a pair
+        boots[b] = [spearman(m[a[keep], c[keep]], Y[a[keep], c[keep]]) for m in X]
+    return values, boots, k
+
+
+def pair_correlation(frame: pd.DataFrame, x: str = "accuracy", y: str = "ndr", *, n_boot: int = 1000,
+                     level: float = 0.95, seed: int = 0) -> dict:
+    """Spearman of ``x`` with ``y`` over the ordered pairs of one view, method and point, and
+    its percentile interval from a bootstrap over RMs (:func:`pair_correlations`). Returns value,
+    ci_low, ci_high, n_pairs, n_rms, n_boot_ok."""
+    values, boots, k = pair_correlations(frame, [x], y, n_boot=n_boot, seed=seed)
+    boots = boots[:, 0][np.isfinite(boots[:, 0])]
     lo, hi = (np.quantile(boots, [(1 - level) / 2, (1 + level) / 2]) if boots.size >= 10 else (np.nan, np.nan))
-    return {"value": value, "ci_low": float(lo), "ci_high": float(hi), "n_pairs": int(np.isfinite(X[gi, pi] + Y[gi, pi]).sum()),
-            "n_rms": k, "n_boot_ok": int(boots.size)}
+    n_pairs = int(np.isfinite(frame[x].to_numpy(float) + frame[y].to_numpy(float)).sum())
+    return {"value": values[x], "ci_low": float(lo), "ci_high": float(hi), "n_pairs": n_pairs, "n_rms": k,
+            "n_boot_ok": int(boots.size)}
