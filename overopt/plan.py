@@ -156,6 +156,41 @@ def schedule(plan: list[Job], cores: int, gpus: int = 0) -> dict:
     return {"wall_s": now, "lower_bound_s": bound, "longest_chain_s": longest}
 
 
+# How cost grows: one knob changed at a time from a config (overlays as Snakemake merges them)
+SCALING = [
+    ("bon.N (pool size)", [{"bon": {"N": n}} for n in (256, 1024, 4096)]),
+    ("proxy.seeds (RMs of the grid)", [{"proxy": {"seeds": list(range(k))}} for k in (1, 2, 3)]),
+    ("rl.steps", [{"rl": {"steps": n}} for n in (100, 200, 400)]),
+    ("eval_samples (RL and DAA)", [{"rl": {"eval_samples": n}, "daa": {"eval_samples": n}} for n in (4, 8, 16)]),
+    ("rl.seeds (every RL run)", [{"rl": {"seeds": list(range(k))}} for k in (1, 2, 3)]),
+    ("daa.seeds", [{"daa": {"seeds": list(range(k))}} for k in (1, 2, 3)]),
+]
+
+
+def scaling(configfiles: list[str], profile: Path | None, cores: int, gpus: int = 0) -> list[dict]:
+    """The plan of ``configfiles`` with each knob of :data:`SCALING` set to each of its values:
+    jobs, job time in all, wall time on ``cores`` (and ``gpus``), and both as ratios to the knob's
+    first value (the docs' scaling table; ``python -m overopt.plan --scaling``)."""
+    import tempfile
+
+    import yaml
+
+    rows = []
+    for knob, overlays in SCALING:
+        first = None
+        for over in overlays:
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+                yaml.safe_dump(over, f)
+                f.flush()
+                plan = cost(load_config([*configfiles, f.name]), profile, cores, gpus)
+            total, wall = sum(j.seconds for j in plan), schedule(plan, cores, gpus)["wall_s"]
+            first = first or (total, wall)
+            value = next(iter(next(iter(over.values())).values()))
+            rows.append({"knob": knob, "value": len(value) if isinstance(value, list) else value, "jobs": len(plan),
+                         "job_s": total, "wall_s": wall, "job_ratio": total / first[0], "wall_ratio": wall / first[1]})
+    return rows
+
+
 def per_rule(plan: list[Job]) -> list[dict]:
     """One row per rule: jobs, job time (median, max), total, GPU-hours, overhead share, memory."""
     rows = []
@@ -249,6 +284,8 @@ def main(argv=None) -> None:
                                                       f"{DATASET_PROMPT_TOKENS} for a prompt dataset)")
     ap.add_argument("--no-prefork", action="store_true",
                     help="plan a local run without the prefork server (OVEROPT_PREFORK=0); a cluster profile never uses it")
+    ap.add_argument("--scaling", action="store_true",
+                    help="print how the plan grows with pool size, RMs, RL steps, evaluation samples and seeds instead")
     ap.add_argument("--csv", help="write the per-rule table here")
     ap.add_argument("--jobs-csv", help="write one row per job here")
     ap.add_argument("--compare", help="a run's results/benchmarks folder, or a table of measured per-rule costs: "
@@ -261,6 +298,12 @@ def main(argv=None) -> None:
         config = load_config(args.configfile)
     except ConfigError as e:
         raise SystemExit(f"overopt.plan: {e}") from None
+    if args.scaling:
+        print("| knob | value | jobs | job time in all | wall time | x job time | x wall |\n|---|---|---|---|---|---|---|")
+        for r in scaling(args.configfile, Path(args.profile), args.cores, args.gpus):
+            print(f"| {r['knob']} | {r['value']} | {r['jobs']} | {_fmt_s(r['job_s'])} | {_fmt_s(r['wall_s'])} | "
+                  f"{r['job_ratio']:.2f} | {r['wall_ratio']:.2f} |")
+        return
     plan = cost(config, Path(args.profile), args.cores, args.gpus, args.prompt_tokens,
                 preforked=False if args.no_prefork else None)
     granted = resources.granted(Path(args.profile) / "config.yaml")

@@ -175,3 +175,17 @@ def test_plan_against_a_benchmarks_folder(root):
     assert (table["jobs"] == table["jobs_plan"]).all(), table
     assert table["mem_ratio"].between(0.5, 2).all(), table
     assert table[table["median_s"] >= 2]["time_ratio"].between(0.5, 2).all(), table
+
+
+def test_scaling_table_grows_with_every_knob(root):
+    """The docs' scaling table: each knob's first value is the default; cost grows with each
+    later one; seeds add the jobs they should (each proxy seed a grid's worth of proxies)."""
+    rows = P.scaling([], root / "profiles/default", cores=2)
+    by = {}
+    for r in rows:
+        by.setdefault(r["knob"], []).append(r)
+    assert len(by) == len(P.SCALING)
+    for knob, rs in by.items():
+        assert rs[0]["job_ratio"] == 1.0 and all(b["job_s"] > a["job_s"] for a, b in zip(rs, rs[1:])), knob
+    seeds = by["proxy.seeds (RMs of the grid)"]
+    assert seeds[2]["jobs"] - seeds[1]["jobs"] == seeds[1]["jobs"] - seeds[0]["jobs"] > 0
