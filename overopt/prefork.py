@@ -44,7 +44,12 @@ STARTED_ENV = "OVEROPT_JOB_STARTED"  # a forked job's client's start time (runti
 TORCH_RULES = {"gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool", "score_pool",
                "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa", "score_runs", "label_offpolicy",
                "score_teachers"}  # the rules whose jobs import torch (the rest never do); overopt.costs too
-WAIT_S = 180.0  # how long a job waits for a server that is still importing
+WAIT_S = 60.0  # how long a job waits for a server process to open its socket
+# Library settings read from the environment when a library is imported, so the server needs
+# them before it imports anything (runtime.setup sets the same ones for a job in its own process).
+LIBRARY_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "TRANSFORMERS_VERBOSITY": "error",
+               "TRL_EXPERIMENTAL_SILENCE": "1"}
+CONTAINER_ENV = ("APPTAINER_CONTAINER", "SINGULARITY_CONTAINER")  # a job in a container stays in it
 # What the server imports before it forks: the heavy libraries the torch jobs use (``import
 # transformers`` alone is lazy; its classes are what cost).
 PRELOAD = ("numpy", "pandas", "torch", "scipy.special", "scipy.stats", "datasets", "tokenizers", "safetensors.torch",
@@ -69,7 +74,8 @@ def start(local_exec: bool) -> None:
         return
     folder = tempfile.mkdtemp(prefix="overopt-prefork-")
     path = os.path.join(folder, "socket")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    env = {**LIBRARY_ENV, **os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}  # asking whether CUDA exists must not start it
     proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), path, str(os.getpid())], env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=open(os.path.join(folder, "server.log"), "w"), start_new_session=True,
@@ -78,7 +84,8 @@ def start(local_exec: bool) -> None:
 
 
 def stop() -> None:
-    """End the run's server (``onsuccess``/``onerror``); jobs still running keep their forks."""
+    """End the run's server (``onsuccess``/``onerror``); a fork still running reports its own
+    exit status to its client."""
     import signal
 
     pid = os.environ.pop(PID_ENV, None)
@@ -98,22 +105,24 @@ def handoff() -> None:
     path = os.environ.get(ENV, "")
     main = sys.modules.get("__main__")
     smk = getattr(main, "snakemake", None)
-    if path in ("", "0") or os.environ.get("SLURM_JOB_ID") or smk is None or smk.rule not in TORCH_RULES:
+    if (path in ("", "0") or os.environ.get("SLURM_JOB_ID") or any(map(os.environ.get, CONTAINER_ENV))
+            or smk is None or smk.rule not in TORCH_RULES):
         return
     conn = _connect(path, int(os.environ.get(PID_ENV, "0") or 0))
     if conn is None:
         return
     env = {k: v for k, v in os.environ.items() if k not in (ENV, PID_ENV)}
     env[STARTED_ENV] = f"{process_start()!r} {sum(os.times()[:2])!r}"
-    request = pickle.dumps({"file": main.__file__, "snakemake": smk, "path": list(sys.path), "argv": list(sys.argv),
-                            "cwd": os.getcwd(), "env": env, "prefix": sys.prefix, "version": sys.version})
+    request = pickle.dumps({"file": main.__file__, "snakemake": pickle.dumps(smk), "path": list(sys.path),
+                            "argv": list(sys.argv), "cwd": os.getcwd(), "env": env, "prefix": sys.prefix,
+                            "version": sys.version})  # builtins only: the server checks it before unpickling smk
     try:
         socket.send_fds(conn, [struct.pack("!Q", len(request))], [0, 1, 2])
         conn.sendall(request)
         answer = conn.recv(1)
     except OSError:
         answer = b""
-    if answer in (b"", b"R"):  # refused (another interpreter) or gone before it forked: run here
+    if answer != b"A":  # refused (another interpreter), or gone before its fork accepted: run here
         conn.close()
         return
     status = _recv_exactly(conn, 4)
@@ -138,9 +147,10 @@ def _connect(path: str, pid: int) -> socket.socket | None:
 
 
 def _alive(pid: int) -> bool:
+    """A running process (an exited server not yet reaped by Snakemake is a zombie: not alive)."""
     try:
-        os.kill(pid, 0)
-        return pid > 0
+        with open(f"/proc/{pid}/stat") as f:
+            return pid > 0 and f.read().rpartition(")")[2].split()[0] not in ("Z", "X")
     except OSError:
         return False
 
@@ -178,10 +188,12 @@ def _recv_exactly(conn: socket.socket, n: int) -> bytes | None:
 
 # --- the server's side ---------------------------------------------------------------------------
 
-def _preload() -> None:
+def _preload(owner: int, path: str) -> None:
     import importlib
 
     for entry in PRELOAD:
+        if os.getppid() != owner:  # Snakemake ended while this imported
+            _cleanup(path)
         module, _, names = entry.partition(":")
         try:
             mod = importlib.import_module(module)
@@ -192,27 +204,40 @@ def _preload() -> None:
 
 
 def serve(path: str, owner: int) -> None:
-    """Import the libraries, then fork a job for every connection; exit when ``owner`` (the
-    Snakemake process) does. Single-threaded, so forking is safe; children are reaped every
-    0.2 s and their exit status sent to their clients."""
+    """Open the socket, import the libraries, then fork a job for every connection; exit when
+    ``owner`` (the Snakemake process) does. Jobs that connect while it imports wait in the
+    socket's queue (and run in their own process if it dies meanwhile). No Python thread runs
+    in the server (jemalloc's background thread, from pyarrow, has fork handlers), so forking
+    is safe; children are reaped every 0.2 s and the status of one killed by a signal is sent
+    to its client (a child sends its own exit status)."""
     import signal
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    _preload()
-    if "torch" in sys.modules and sys.modules["torch"].cuda.is_initialized():
-        raise RuntimeError("CUDA initialized before forking")  # a fork could not use it
+    # stop(): leave at once (an exception raised inside an import in C++ would abort instead)
+    signal.signal(signal.SIGTERM, lambda *_: _cleanup(path))
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path + ".tmp")
-    server.listen(64)
-    os.replace(path + ".tmp", path)  # appears only once it accepts
+    server.listen(128)
+    os.replace(path + ".tmp", path)
     children: dict[int, socket.socket] = {}
     try:
+        _preload(owner, path)
+        with open("/proc/self/maps") as f:
+            if "libcuda" in f.read():  # the CUDA driver started here: a fork could not use the GPU
+                raise RuntimeError("CUDA's driver was loaded before forking; jobs run in their own process")
         while os.getppid() == owner:
             ready, _, _ = select.select([server], [], [], 0.2)
             if ready:
-                conn, _ = server.accept()
-                pid = os.fork()
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    continue
+                try:
+                    pid = os.fork()
+                except OSError:  # the client sees its connection close and runs the job itself
+                    conn.close()
+                    continue
                 if pid == 0:
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     server.close()
                     for other in children.values():
                         other.close()
@@ -224,52 +249,78 @@ def serve(path: str, owner: int) -> None:
                     break
                 code = os.waitstatus_to_exitcode(status)
                 conn = children.pop(pid, None)
-                if conn is not None:
+                if conn is None:
+                    continue
+                if code < 0:  # killed by a signal: it could not say so itself
                     try:
-                        conn.sendall(struct.pack("!i", code if code >= 0 else 128 - code))
+                        conn.sendall(struct.pack("!i", 128 - code))
                     except OSError:
                         pass
-                    conn.close()
+                conn.close()
+    except BaseException:  # noqa: BLE001  (into server.log, which then stays)
+        import traceback
+
+        traceback.print_exc()
     finally:
-        for p in (path, path + ".tmp"):
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
-        _tidy(os.path.dirname(path))
+        _cleanup(path)
 
 
-def _tidy(folder: str) -> None:
-    """Remove the server's folder unless its log (the server's stderr) has something to say."""
+def _cleanup(path: str) -> None:
+    """Remove the socket, and its folder unless the log (the server's stderr) has something to
+    say; then exit."""
+    for p in (path, path + ".tmp"):
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+    folder = os.path.dirname(path)
     log = os.path.join(folder, "server.log")
+    sys.stderr.flush()
     try:
         if os.path.getsize(log) == 0:
             os.unlink(log)
         os.rmdir(folder)
     except OSError:
         pass
+    os._exit(0)
 
 
 def _child(conn: socket.socket) -> None:
-    """Run one job's script as ``__main__`` in this fork, then exit with its status."""
-    code = 1
+    """Run one job's script as ``__main__`` in this fork, then send its exit status and exit.
+    Anything wrong before the job is accepted (a short request, another interpreter, a
+    ``snakemake`` object this interpreter cannot unpickle) is refused: the job runs itself."""
+    code, accepted = 1, False
     try:
         head, fds, _, _ = socket.recv_fds(conn, 8, 3)
+        head += _recv_exactly(conn, 8 - len(head)) or b"" if len(head) < 8 else b""
+        if len(head) != 8 or len(fds) != 3:
+            raise ValueError("incomplete request")
         request = pickle.loads(_recv_exactly(conn, struct.unpack("!Q", head)[0]) or b"")
         if (request["prefix"], request["version"]) != (sys.prefix, sys.version):
-            conn.sendall(b"R")
-            os._exit(0)
+            raise ValueError("another interpreter")
+        smk = pickle.loads(request["snakemake"])
         conn.sendall(b"A")
-        code = _run(conn, request, fds)
+        accepted = True
+        code = _run(conn, request, smk, fds)
     except BaseException:  # noqa: BLE001  (the job's own errors are handled in _run)
+        if not accepted:
+            try:
+                conn.sendall(b"R")
+            except OSError:
+                pass
+            os._exit(0)
         import traceback
 
         traceback.print_exc()
     finally:
+        try:
+            conn.sendall(struct.pack("!i", code))
+        except OSError:
+            pass
         os._exit(code)
 
 
-def _run(conn: socket.socket, request: dict, fds: list[int]) -> int:
+def _run(conn: socket.socket, request: dict, smk, fds: list[int]) -> int:
     import atexit
     import runpy
     import signal
@@ -280,7 +331,7 @@ def _run(conn: socket.socket, request: dict, fds: list[int]) -> int:
         os.close(fd)
     sys.stdin, sys.stdout, sys.stderr = (os.fdopen(0, "r", closefd=False),
                                          os.fdopen(1, "w", buffering=1, closefd=False),
-                                         os.fdopen(2, "w", buffering=1, closefd=False))
+                                         os.fdopen(2, "w", buffering=1, errors="backslashreplace", closefd=False))
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     os.chdir(request["cwd"])
@@ -298,7 +349,7 @@ def _run(conn: socket.socket, request: dict, fds: list[int]) -> int:
     threading.Thread(target=watch, daemon=True).start()
     code = 0
     try:
-        runpy.run_path(request["file"], init_globals={"snakemake": request["snakemake"]}, run_name="__main__")
+        runpy.run_path(request["file"], init_globals={"snakemake": smk}, run_name="__main__")
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         if not isinstance(e.code, (int, type(None))):
@@ -306,6 +357,7 @@ def _run(conn: socket.socket, request: dict, fds: list[int]) -> int:
     except BaseException:  # noqa: BLE001
         sys.excepthook(*sys.exc_info())  # the job's hook logs the traceback (runtime.log_failures)
         code = 1
+    threading._shutdown()  # join the job's non-daemon threads, as the interpreter's exit does
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()

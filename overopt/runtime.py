@@ -24,9 +24,10 @@ def setup(threads: int = 1, seed: int = 0, log_file: str | None = None) -> None:
     threads = max(1, int(threads))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # generate's padding notice is noise here
+    from overopt.prefork import LIBRARY_ENV  # progress bars, telemetry, generate's padding notice: off
+
+    for var, value in LIBRARY_ENV.items():
+        os.environ.setdefault(var, value)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     seed_all(seed)

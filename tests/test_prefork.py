@@ -21,13 +21,18 @@ ROOT = Path(__file__).resolve().parents[1]
 JOB = textwrap.dedent("""
     import os, sys, time
     from types import SimpleNamespace
-    snakemake = SimpleNamespace(rule=sys.argv[1])  # what Snakemake's preamble defines
+    class Local(SimpleNamespace):  # a class only this process has: the server cannot unpickle it
+        pass
+    snakemake = (Local if "local-class" in sys.argv else SimpleNamespace)(rule=sys.argv[1])  # the preamble's
     sys.path.insert(0, {root!r})
     from overopt import prefork
     prefork.handoff()
     print("ran", os.getpid(), os.getppid(), os.getcwd(), os.environ.get("JOB_VAR"), sys.argv[2:], flush=True)
     if "raise" in sys.argv:
         raise ValueError("the job failed")
+    if "pause" in sys.argv:
+        open("started", "w").close()
+        time.sleep(3)
     if "sleep" in sys.argv:
         open("started", "w").close()
         time.sleep(60)
@@ -132,11 +137,31 @@ def test_jobs_that_do_not_apply_run_in_their_own_process(tmp_path, server):
         assert int(ran(out)[2]) != server["pid"], (args, env)
 
 
+def test_a_request_the_server_cannot_take_runs_the_job_here(tmp_path, server):
+    rc, out, err = run_job(tmp_path, server, "train_rl", "local-class", "4")
+    assert rc == 4, err
+    assert int(ran(out)[2]) != server["pid"]
+
+
+def test_a_fork_outlives_a_stopped_server_and_reports_its_status(tmp_path):
+    owner, path, pid = start_owner()
+    try:
+        p = run_job(tmp_path, {"path": path, "pid": pid}, "train_rl", "pause", "5", wait=False)
+        assert wait_for(lambda: (tmp_path / "started").exists())
+        os.kill(pid, signal.SIGTERM)  # as prefork.stop() does
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 5, err
+        assert int(ran(out)[2]) == pid and not alive(pid)
+    finally:
+        owner.kill()
+        owner.wait()
+
+
 def test_the_server_leaves_with_its_owner():
     owner, path, pid = start_owner()
     owner.send_signal(signal.SIGKILL)
     owner.wait()
-    assert wait_for(lambda: not alive(pid), 10) and not os.path.exists(path)
+    assert wait_for(lambda: not alive(pid), 30) and not os.path.exists(path)
 
 
 def test_a_cluster_run_starts_no_server(monkeypatch):
