@@ -59,6 +59,14 @@ PRELOAD = ("numpy", "pandas", "torch", "scipy.special", "scipy.stats", "datasets
            "trl.experimental.ppo")
 
 
+def _source_digest() -> str:
+    """This file's digest: a client and a server of different code (edited during a run) do not pair."""
+    import hashlib
+
+    with open(__file__, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def enabled(local_exec: bool) -> bool:
     """Whether this run starts a server: a local executor, not inside a SLURM job, not switched off."""
     return local_exec and not os.environ.get("SLURM_JOB_ID") and os.environ.get(ENV, "") != "0"
@@ -115,7 +123,7 @@ def handoff() -> None:
     env[STARTED_ENV] = f"{process_start()!r} {sum(os.times()[:2])!r}"
     request = pickle.dumps({"file": main.__file__, "snakemake": pickle.dumps(smk), "path": list(sys.path),
                             "argv": list(sys.argv), "cwd": os.getcwd(), "env": env, "prefix": sys.prefix,
-                            "version": sys.version})  # builtins only: the server checks it before unpickling smk
+                            "version": sys.version, "code": _source_digest()})  # builtins only: the server checks it before unpickling smk
     try:
         socket.send_fds(conn, [struct.pack("!Q", len(request))], [0, 1, 2])
         conn.sendall(request)
@@ -296,8 +304,8 @@ def _child(conn: socket.socket) -> None:
         if len(head) != 8 or len(fds) != 3:
             raise ValueError("incomplete request")
         request = pickle.loads(_recv_exactly(conn, struct.unpack("!Q", head)[0]) or b"")
-        if (request["prefix"], request["version"]) != (sys.prefix, sys.version):
-            raise ValueError("another interpreter")
+        if (request["prefix"], request["version"], request.get("code")) != (sys.prefix, sys.version, CODE):
+            raise ValueError("another interpreter, or the server's code has changed since it started")
         smk = pickle.loads(request["snakemake"])
         conn.sendall(b"A")
         accepted = True
@@ -365,5 +373,6 @@ def _run(conn: socket.socket, request: dict, smk, fds: list[int]) -> int:
 
 
 if __name__ == "__main__":
+    CODE = _source_digest()  # as the server started
     sys.path.pop(0)  # this folder: its modules' names (config, plan, ...) must not shadow the libraries'
     serve(sys.argv[1], int(sys.argv[2]))

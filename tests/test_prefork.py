@@ -175,3 +175,20 @@ def test_the_server_is_not_a_code_input():
     """Where a job runs is not what it computes: editing overopt/prefork.py reruns nothing."""
     for script in deps.SCRIPTS.glob("[!_]*.py"):
         assert not any(f.endswith("prefork.py") for f in deps.files(script.stem)), script
+
+
+def test_a_client_of_other_code_runs_its_job_itself(tmp_path, server):
+    """prefork.py edited during a run: the old server refuses the new client's job."""
+    digest = prefork._source_digest()
+    root = tmp_path / "repo"
+    (root / "overopt").mkdir(parents=True)
+    (root / "overopt" / "__init__.py").write_text("")
+    (root / "overopt" / "prefork.py").write_text((ROOT / "overopt" / "prefork.py").read_text() + "\n# edited\n")
+    script = tmp_path / "job.py"
+    script.write_text(JOB.format(root=str(root)))
+    env = {**{k: v for k, v in os.environ.items() if k != "SLURM_JOB_ID"}, prefork.ENV: server["path"],
+           prefork.PID_ENV: str(server["pid"]), "PYTHONPATH": ""}
+    out = subprocess.run([sys.executable, str(script), "train_rl", "0"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(ran(out.stdout)[2]) != server["pid"] and digest == prefork._source_digest()
