@@ -3,6 +3,7 @@ of a config, the work each job does (model passes, FLOPs, table rows) and the ca
 constants; ``overopt.plan`` documents the model and schedules the jobs."""
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,9 +230,10 @@ class Job:
 
 # --- the study's jobs -------------------------------------------------------------------------
 
-def load_config(configfiles: list[str]) -> dict:
+def load_config(configfiles: list[str], overlays: tuple = ()) -> dict:
     """The config Snakemake would run: the Snakefile's ``configfile: config.yaml``, then each of
-    ``configfiles`` deep-merged over it in order (``--configfile``), validated (defaults filled)."""
+    ``configfiles`` deep-merged over it in order (``--configfile``), then each mapping of
+    ``overlays`` the same way, validated (defaults filled)."""
     import yaml
     from snakemake.utils import update_config
 
@@ -240,6 +242,8 @@ def load_config(configfiles: list[str]) -> dict:
     config: dict = {}
     for f in [ROOT / "config.yaml", *configfiles]:
         update_config(config, yaml.safe_load(Path(f).read_text()) or {})
+    for over in overlays:
+        update_config(config, copy.deepcopy(over))
     return validate(config)
 
 

@@ -171,18 +171,11 @@ def scaling(configfiles: list[str], profile: Path | None, cores: int, gpus: int 
     """The plan of ``configfiles`` with each knob of :data:`SCALING` set to each of its values:
     jobs, job time in all, wall time on ``cores`` (and ``gpus``), and both as ratios to the knob's
     first value (the docs' scaling table; ``python -m overopt.plan --scaling``)."""
-    import tempfile
-
-    import yaml
-
     rows = []
     for knob, overlays in SCALING:
         first = None
         for over in overlays:
-            with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
-                yaml.safe_dump(over, f)
-                f.flush()
-                plan = cost(load_config([*configfiles, f.name]), profile, cores, gpus)
+            plan = cost(load_config(configfiles, (over,)), profile, cores, gpus)
             total, wall = sum(j.seconds for j in plan), schedule(plan, cores, gpus)["wall_s"]
             first = first or (total, wall)
             value = next(iter(next(iter(over.values())).values()))
