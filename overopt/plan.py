@@ -51,9 +51,28 @@ import heapq
 import statistics
 import sys
 from pathlib import Path
-from overopt.costs import (CPU, CUDA_CONTEXT_MB, CUDA_START_S, DATASET_PROMPT_TOKENS, GPU, GPU_RULES, LOAD_BYTES_S, LOAD_S,  # noqa: F401
-                           MB, ORDER, OVERHEAD_S, PREFORK_OVERHEAD_S, PROCESS_MB, ROOT, ROW_S, RULE_FACTOR, SETUP_S, TORCH_RULES, Job, hub, jobs,
-                           load_config)  # the cost model; re-exported for the plan's users
+
+from overopt.calibration import (
+    CPU,
+    CUDA_CONTEXT_MB,
+    CUDA_START_S,
+    DATASET_PROMPT_TOKENS,
+    GPU,
+    GPU_RULES,
+    LOAD_BYTES_S,
+    LOAD_S,
+    MB,
+    ORDER,
+    OVERHEAD_S,
+    PREFORK_OVERHEAD_S,
+    PROCESS_MB,
+    ROOT,
+    ROW_S,
+    RULE_FACTOR,
+    SETUP_S,
+    TORCH_RULES,
+)
+from overopt.costs import Job, jobs, load_config
 
 # --- costs --------------------------------------------------------------------------------------
 

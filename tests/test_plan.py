@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from overopt import costs
 from overopt import plan as P
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -91,13 +92,13 @@ def test_memory_and_time_grow_with_model_width(root):
 
 def test_hub_model_sizes():
     """Pythia's parameter counts; a proxy from a causal LM drops its (untied) LM head."""
-    lm, rm = P.hub("EleutherAI/pythia-410m", lm=True), P.hub("EleutherAI/pythia-410m", lm=False)
+    lm, rm = costs.hub("EleutherAI/pythia-410m", lm=True), costs.hub("EleutherAI/pythia-410m", lm=False)
     assert lm.params == 405_334_016 and rm.params == lm.params - 50_304 * 1024
     assert rm.flop_params < lm.flop_params < lm.params
-    gold = P.hub("Skywork/Skywork-Reward-V2-Qwen3-0.6B", lm=False)
+    gold = costs.hub("Skywork/Skywork-Reward-V2-Qwen3-0.6B", lm=False)
     assert 0.4e9 < gold.flop_params < gold.params < 0.7e9
     with pytest.raises(SystemExit, match="unknown offline"):
-        P.hub("someone/unknown-model", lm=True)
+        costs.hub("someone/unknown-model", lm=True)
 
 
 def test_pythia_preset_plans_offline(root, capsys):

@@ -78,7 +78,7 @@ def test_gpt2_scores_equal_scoring_each_text_alone(gpt2_dir, lang):
     assert (prefix > 0).sum() > len(texts) // 2 and (prefix == 0).any()
     assert rm._word_spec[1] is not None
     # the GELU swap is undone
-    assert {type(m).__name__ for m in rm.model.modules()} >= {"NewGELUActivation"}
+    assert {type(m).__name__ for m in rm.model.modules()} >= {"GELUTanh"}
 
 
 def test_positions_stay_within_the_model_context(lang):
@@ -157,7 +157,7 @@ def test_word_level_ids_equal_the_tokenizer(gpt2_dir, lang):
 
 
 def test_fast_gelu_is_gelu_new():
-    from transformers.activations import NewGELUActivation
+    from transformers.activations import GELUTanh, NewGELUActivation
 
     from overopt.scoring import gelu_module
 
@@ -165,10 +165,13 @@ def test_fast_gelu_is_gelu_new():
     ref = NewGELUActivation()(x)
     for device in ("cpu", "cuda"):  # the module for a device, computed here on the CPU
         assert (gelu_module(device)(x) - ref).abs().max() < 1e-6
+    assert (GELUTanh()(x) - ref).abs().max() < 1e-6  # the world's GPT-2s' activation (gpt2_config)
     model = build_gold(world.make_tokenizer(["w00"]), ARCH, 8, 0.3, seed=0)
+    assert sum(type(m) is GELUTanh for m in model.modules()) == ARCH["n_layer"]
+    model.transformer.h[0].mlp.act = NewGELUActivation()  # a hub GPT-2's activation is swapped too
     with fast_gelu(model):
-        assert not any(type(m) is NewGELUActivation for m in model.modules())
-    assert sum(type(m) is NewGELUActivation for m in model.modules()) == ARCH["n_layer"]
+        assert not any(type(m) in (GELUTanh, NewGELUActivation) for m in model.modules())
+    assert [type(b.mlp.act) for b in model.transformer.h] == [NewGELUActivation] + [GELUTanh] * (ARCH["n_layer"] - 1)
 
 
 def _causal_rm(kind: str, tok):

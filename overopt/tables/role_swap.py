@@ -155,10 +155,21 @@ def role_swap_table(s, pool_scores: dict[str, str], metas: dict[str, str], sampl
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman over the finite pairs; NaN below 3 of them or with a constant side."""
+    return float(spearman_rows(np.asarray(a, float), np.asarray(b, float)))
+
+
+def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman along the last axis of ``a`` and ``b`` (same shape) over the entries finite in
+    both: Pearson of their average ranks, as scipy's ``spearmanr``; NaN below 3 such entries or
+    with a constant side. One call for every bootstrap draw and column at once."""
     ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-        return np.nan
-    return float(stats.spearmanr(a[ok], b[ok]).statistic)
+    ranks = [stats.rankdata(np.where(ok, v, np.nan), axis=-1, nan_policy="omit") for v in (a, b)]
+    n = ok.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centred = [np.where(ok, r - np.nansum(r, -1, keepdims=True) / n[..., None], 0.0) for r in ranks]
+        ss = [(c ** 2).sum(-1) for c in centred]  # 0 (to rounding) for a constant side; >= 0.5 otherwise
+        rho = (centred[0] * centred[1]).sum(-1) / np.sqrt(ss[0] * ss[1])
+    return np.where((n >= 3) & (ss[0] > 1e-6) & (ss[1] > 1e-6), np.clip(rho, -1.0, 1.0), np.nan)
 
 
 def pair_correlations(frame: pd.DataFrame, xs: list[str], y: str = "ndr", *, n_boot: int = 1000,
@@ -179,14 +190,12 @@ def pair_correlations(frame: pd.DataFrame, xs: list[str], y: str = "ndr", *, n_b
 
     X, Y = [matrix(x) for x in xs], matrix(y)
     values = {x: spearman(m[gi, pi], Y[gi, pi]) for x, m in zip(xs, X)}
-    rng = np.random.default_rng(seed)
-    boots = np.full((n_boot, len(xs)), np.nan)
-    for b in range(n_boot):
-        draw = rng.integers(0, k, k)
-        a, c = np.meshgrid(draw, draw, indexing="ij")
-        keep = a != c  # two draws of one RM are not a pair
-        boots[b] = [spearman(m[a[keep], c[keep]], Y[a[keep], c[keep]]) for m in X]
-    return values, boots, k
+    draws = np.random.default_rng(seed).integers(0, k, (n_boot, k))
+    a, c = draws[:, :, None], draws[:, None, :]
+    drop = np.broadcast_to(a == c, (n_boot, k, k)).reshape(n_boot, -1)  # two draws of one RM are not a pair
+    ys = np.where(drop, np.nan, Y[a, c].reshape(n_boot, -1))
+    boots = np.stack([spearman_rows(np.where(drop, np.nan, m[a, c].reshape(n_boot, -1)), ys) for m in X], axis=1)
+    return values, boots.reshape(n_boot, len(xs)), k
 
 
 def pair_correlation(frame: pd.DataFrame, x: str = "accuracy", y: str = "ndr", *, n_boot: int = 1000,

@@ -35,10 +35,11 @@ from overopt import runtime
 from overopt.data.splits import eval_prompts, heldout_pairs, read_pairs, training_pairs
 from overopt.metrics.accuracy import pairwise_accuracy
 from overopt.models import RewardModel, load_policy
+from overopt.scoring import fast_gelu
 from overopt.train.evaluate import (
+    SAMPLES,
     Evaluator,
     eval_callback,
-    SAMPLES,
     resumed_rows,
     split_samples,
     token_logprobs,
@@ -119,7 +120,7 @@ def completion_logps(model, prompt_ids: list[list[int]], completion_ids: list[li
     import torch
 
     out = np.empty(len(prompt_ids), dtype=np.float64)
-    with torch.inference_mode():
+    with torch.inference_mode(), fast_gelu(model):
         for i in range(0, len(prompt_ids), batch_size):
             seqs = [p + c for p, c in zip(prompt_ids[i:i + batch_size], completion_ids[i:i + batch_size])]
             width = max(map(len, seqs))

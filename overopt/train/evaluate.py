@@ -15,6 +15,7 @@ import numpy as np
 from overopt import runtime
 from overopt.metrics.kl import kl_estimates, token_log_ratios
 from overopt.models import RewardModel
+from overopt.scoring import fast_gelu
 
 
 def token_logprobs(model, ids, attention_mask):
@@ -36,7 +37,7 @@ def response_logprobs(model, sequences, prompt_mask, response_mask):
     import torch
 
     prompt_len = prompt_mask.shape[1]
-    with torch.inference_mode():
+    with torch.inference_mode(), fast_gelu(model):
         attn = torch.ones_like(sequences)
         attn[:, :prompt_len] = prompt_mask
         attn[:, prompt_len:] = response_mask
@@ -79,7 +80,7 @@ class Evaluator:
         enc = self.tok(self.prompts, return_tensors="pt", padding=True).to(model.device)
         # samples seeded per step in their own RNG scope: training never depends on the eval schedule
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+        with torch.random.fork_rng(devices=devices), torch.inference_mode(), fast_gelu(model):
             torch.manual_seed(self.seed + step)
             seqs = model.generate(**enc, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
                                   max_new_tokens=self.max_new_tokens, pad_token_id=self.tok.pad_token_id,
