@@ -6,8 +6,19 @@ import pytest
 import yaml
 
 from overopt import config as C
-from overopt import outputs, settings
-from overopt.targets import CUE, FLIP, GOLD, GRID, MIX, PROXY, REFERENCE, Registry, design_runs, teacher_runs
+from overopt import outputs, settings, stages
+from overopt.targets import (
+    CUE,
+    FLIP,
+    GOLD,
+    GRID,
+    MIX,
+    PROXY,
+    REFERENCE,
+    Registry,
+    design_runs,
+    teacher_runs,
+)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +99,7 @@ def test_rl_sweeps_add_runs_once_and_daa_runs_every_policy(default):
 
 def test_every_stage_setting_round_trips(default):
     """Each rule's params dict rebuilds its dataclass, so scripts get exactly what Snakemake compared."""
-    st = settings.Stages(default)
+    st = stages.Stages(default)
     reg = st.targets
     proxy, rl = reg.proxies[0].id, reg.rl_targets[-1].id
     built = {
@@ -124,5 +135,5 @@ def test_mix_family_and_its_runs(default):
     assert not teacher_runs(variant(default, mix={"rl": False}))
     alone = variant(default, mix={"data_size": 6000, "size": "xs"})  # xs-d6000-bt-s0 is in the grid too
     assert Registry(alone).mix[0].id == "xs-d6000-bt-s0"
-    assert settings.Stages(default).proxy("m-d2000-on0.25-s0")["onpolicy"] == 0.25
-    assert settings.Stages(default).proxy("m-d2000-bt-s0")["onpolicy"] == 1.0
+    assert stages.Stages(default).proxy("m-d2000-on0.25-s0")["onpolicy"] == 0.25
+    assert stages.Stages(default).proxy("m-d2000-bt-s0")["onpolicy"] == 1.0

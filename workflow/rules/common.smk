@@ -2,11 +2,11 @@
 # path helpers. Rules stay thin: inputs, outputs, one params dict (a stage's settings).
 from pathlib import Path
 
-from overopt import outputs, settings as stage_settings, targets as target_grid
+from overopt import outputs, stages, targets as target_grid
 from overopt.config import path_number
 
 R = "results"
-S = stage_settings.Stages(config)  # every job's settings, from the validated config
+S = stages.Stages(config)  # every job's settings, from the validated config
 T = S.targets  # the target registry: every RM optimized against or scored by
 OTHER_POLICIES = [p["name"] for p in config["policy"]["more_sizes"]]  # the policy-size axis
 RL_PLAN = target_grid.rl_runs(config, [t.id for t in T.rl_targets])
