@@ -177,6 +177,11 @@ def _act_sample(m: Model, b: float, tok: Tokens) -> float:
     return 4 * b * tok.seq * m.n_layer * m.n_embd + _act_forward(m, b, tok.prompt, False) + 10 * b * m.vocab
 
 
+def _rl_id(r: dict) -> str:
+    """An RL run's job id in the plan (as Snakemake names its log)."""
+    return f"{r['policy']}-{r['algo']}-{r['rm']}-kl{r['kl']}-s{r['seed']}"
+
+
 def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
     """Every job of ``rule all`` for a validated config, with its work, models and dependencies."""
     from overopt import outputs
@@ -190,7 +195,7 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
         policies,
         proxies,
         rl_runs,
-        role_swap_runs,
+        run_scorers,
         trained,
     )
 
@@ -312,7 +317,7 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
             resident = [(m, "train16"), (m, "infer")] + [(m, "infer")] * ref
         act = max(_act_train(m, B, S, lm=True), evaluation(work, m, t, rl, points))
         models = resident + [(t, "infer")] + ([(gold, "infer")] if base[r["rm"]] != "gold" else [])
-        add("train_rl", f"{r['policy']}-{r['algo']}-{r['rm']}-kl{r['kl']}-s{r['seed']}",
+        add("train_rl", _rl_id(r),
             [pol_dep(r["policy"]), rm_dep(r["rm"]), ("score_pool", base[r["rm"]]), ("score_pool", "gold"),
              ("gold_rm", "gold_rm"), ("prompts", "prompts")], work, models, act)
     if daa["losses"]:
@@ -336,17 +341,17 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
     add("bon_fits", "bon_fits", [("score_pool", t) for t in scored] + [("gold_rm", "gold_rm")],
         Work(rows=len(scored) * n_boot * (pool_n / c["bon"]["N"]) * bon_grid))  # the resampled curves
     add("rm_metrics", "rm_metrics", [("train_rm", p["id"]) for p in trained(c)], Work(rows=len(trained(c))))
-    swap_runs = [f"{r['policy']}-{r['algo']}-{r['rm']}-kl{r['kl']}-s{r['seed']}" for r in role_swap_runs(c)]
     family = [m["id"] for m in flip_family(c)]
-    n_run_samples = len(swap_runs) * rl["eval_prompts"] * rl["eval_samples"] * points
-    for t in family if swap_runs else []:
-        m = rms[t]
-        add("score_runs", t, [rm_dep(t), ("score_pool", t)] + [("train_rl", r) for r in swap_runs],
+    scorers = run_scorers(c)
+    for t, runs in scorers.items():
+        m, n_run_samples = rms[t], len(runs) * rl["eval_prompts"] * rl["eval_samples"] * points
+        add("score_runs", t, [rm_dep(t), ("score_pool", t)]
+            + [("train_rl", _rl_id(r)) for r in runs],
             Work().forward(m, n_run_samples, S, sb).load(m), [(m, "infer")],
             _act_forward(m, min(sb, n_run_samples), S, False))
     grid_view = 1 + len(proxies(c))
     add("role_swap", "role_swap", [("score_pool", t) for t in dict.fromkeys(["gold", *family, *(p["id"] for p in proxies(c))])]
-        + [("score_runs", t) for t in family if swap_runs],
+        + [("score_runs", t) for t in scorers],
         Work(rows=(len(family) ** 2 + grid_view ** 2) * pool_n * len(c["role_swap"]["bon_n"])))
     teacher_n = 2 * c["labels"]["heldout"] + len(more) * w["prompts"]["eval"] * ev["k"]
     for t in [*mix, "gold"] if mix else []:

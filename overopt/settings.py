@@ -118,12 +118,14 @@ class Teachers:
 @dataclass(frozen=True)
 class RoleSwap:
     """Wen's role swap: the family (member ids in flip-rate order), the grid view's RMs (gold
-    and the grid's proxies), BoN at ``bon_n``, RL at ``rl_step`` (None: the last) and at
+    and the grid's proxies), the RMs of each view whose RL runs are role-swapped (``rl``: view ->
+    ids, empty without them), BoN at ``bon_n``, RL at ``rl_step`` (None: the last) and at
     ``kl_budget`` nats; each pair's accuracy variants as in the RM evaluation (``rm_eval.k``,
     ``rank_bins``, ``budget``, ``budget_ks``)."""
 
     family: list
     grid: list
+    rl: dict
     N: int
     bon_n: list
     rl_step: int | None

@@ -111,7 +111,9 @@ class Stages:
         rs = self.c["role_swap"]
         grid = [self.targets.gold.id, *(t.id for t in self.targets.of_family(target_grid.GRID))]
         ev = self.c["rm_eval"]
-        return to_hp(RoleSwap([t.id for t in self.targets.role_swap], grid, self.c["bon"]["N"], rs["bon_n"],
+        rl = {"flip": [r["rm"] for r in target_grid.role_swap_runs(self.c)],
+              "grid": [r["rm"] for r in target_grid.grid_swap_runs(self.c)]}
+        return to_hp(RoleSwap([t.id for t in self.targets.role_swap], grid, rl, self.c["bon"]["N"], rs["bon_n"],
                               rs["rl_step"], rs["kl_budget"], ev["k"], ev["rank_bins"], ev["budget"],
                               _budget_ks(ev), self.c["seed"]))
 

@@ -181,6 +181,29 @@ def role_swap_runs(config: dict) -> list[dict]:
     return _runs_against(config, flip_family(config)) if config["role_swap"]["rl"] else []
 
 
+def grid_swap_runs(config: dict) -> list[dict]:
+    """The grid view's RL runs (``role_swap.grid_rl``): pi_init's runs against gold and every grid
+    proxy it is optimized against, in the grid's first setting (first algorithm, smallest KL
+    coefficient and seed); they are grid runs already, so the view adds scoring, not RL. None
+    below two targets."""
+    ids = rl_targets(config)
+    return _runs_against(config, [{"id": t} for t in ids]) if config["role_swap"]["grid_rl"] and len(ids) >= 2 else []
+
+
+def run_scorers(config: dict) -> dict[str, list[dict]]:
+    """Every RM that scores RL runs' samples for the role swap, with the runs it scores: each
+    flip-family member the family's runs, each RM of the grid view but gold (whose scores every
+    run's samples hold) the grid view's runs; a member of both views scores both, each run once."""
+    out: dict[str, dict] = {}
+    family = role_swap_runs(config)
+    for m in flip_family(config) if family else []:
+        out.setdefault(m["id"], {}).update((tuple(r.values()), r) for r in family)
+    grid = grid_swap_runs(config)
+    for t in (r["rm"] for r in grid if r["rm"] != GOLD):
+        out.setdefault(t, {}).update((tuple(r.values()), r) for r in grid)
+    return {rm: list(runs.values()) for rm, runs in out.items()}
+
+
 def teachers(config: dict) -> list[str]:
     """Razin's teachers, in order: the mix members, the gold RM and the flat teacher (if on)."""
     if not config["mix"]["onpolicy_fractions"]:

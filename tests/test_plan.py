@@ -30,14 +30,15 @@ def test_default_job_counts_by_hand(root):
     # pfr twins in rl.objectives: 4 more grid runs; role_swap: 8 flip rates of m-d6000, rate 0 the grid's own
     # m-d6000-bt-s0 (7 new proxies, 7 new RL runs); shift: s-d2000 bt and pfr x 3 seeds (6 proxies, 6 RL runs)
     # mix: m-d2000 at 5 on-policy shares, share 1 the grid's m-d2000-bt-s0 (4 new proxies); both students
-    # against the 5 members, gold and the flat teacher: 14 runs, of which 4 are in the grid already
+    # against the 5 members, gold and the flat teacher: 14 runs, of which 4 are in the grid already;
+    # the role swap's scorers: the family's 8 and the grid's 20 proxies (m-d6000-bt-s0 is both)
     rl = (1 + 16 + 4 + 1) + 2 + 3 * 2 + 3 * 3 + 7 + 6 + 10
     proxies += 7 + 6 + 4
     assert n == {"prompts": 1, "world": 1, "gold_rm": 1, "train_policy": 2, "sample_pool": 1, "sample_ood": 1,
                  "sample_policy_pool": 1, "score_pool": 1 + proxies, "label_pairs": 1, "train_rm": proxies,
                  "score_eval": 1 + 20, "train_rl": rl, "train_daa": 2 * 4 * 4, "bon_curves": 1, "bon_fits": 1,
                  "rm_metrics": 1, "curves": 1, "fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1,
-                 "score_runs": 8, "role_swap": 1, "label_offpolicy": 1, "score_teachers": 5 + 1, "teachers": 1,
+                 "score_runs": 8 + 20 - 1, "role_swap": 1, "label_offpolicy": 1, "score_teachers": 5 + 1, "teachers": 1,
                  "replication": 1}
 
 
@@ -123,7 +124,7 @@ def test_cli_writes_csv(root, tmp_path, capsys):
 
     rules, jobs = pd.read_csv(tmp_path / "plan.csv"), pd.read_csv(tmp_path / "jobs.csv")
     assert set(rules.columns) >= {"rule", "jobs", "median_s", "total_s", "gpu_h", "cpu_mb", "gpu_mb"}
-    assert rules["jobs"].sum() == len(jobs) == 115  # the Snakemake plan's 116 jobs less `all`
+    assert rules["jobs"].sum() == len(jobs) == 122  # the Snakemake plan's 123 jobs less `all`
     assert "wall time on 2 cores" in capsys.readouterr().out
 
 

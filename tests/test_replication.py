@@ -282,7 +282,7 @@ ALL_CLAIMS = {"bon_gold_peaks_smallest_proxy", "rl_gold_peaks_smallest_proxy", "
               "kl_penalty_keeps_gold_frontier", "kl_penalty_widens_gap", "larger_policy_peaks_at_same_kl",
               "daa_gold_is_hump", "daa_small_beta_peaks_in_first_epoch", "daa_rl_form_beats_quadratic",
               "implicit_acc_does_not_track_gold", "acc_ndr_weak_bon", "acc_ndr_weak_rl_step", "acc_ndr_weak_rl_kl",
-              "acc_ndr_weak_bon_grid", "best_accuracy_variant", "shift_hurts_bt", "pfr_beats_bt_under_shift", "pfr_bon_gold_above_bt",
+              "acc_ndr_weak_bon_grid", "acc_ndr_weak_rl_step_grid", "acc_ndr_weak_rl_kl_grid", "best_accuracy_variant", "shift_hurts_bt", "pfr_beats_bt_under_shift", "pfr_bon_gold_above_bt",
               "pfr_rl_gold_above_bt", "variance_predicts_gold_gain", "variance_and_accuracy_beat_accuracy",
               "flat_teacher_slower", "best_teacher_depends_on_student"}
 

@@ -18,7 +18,8 @@ AGGREGATES = {"bon_curves": 1, "bon_fits": 1, "rm_metrics": 1, **RL_ONLY}
 # the larger policy against the gold RM (the grid), rl.sweeps: 3 more RLOO runs against the gold
 # RM, and RLOO runs against the 3 new role-swap members and the 4 shift proxies; DAA with 2
 # losses from both policies, scored by one proxy; each proxy's extra RM-evaluation scores; every
-# role-swap member's scores of the role-swap runs (the RM evaluation's extra scores: the grid's only);
+# role-swap member's scores of the role-swap runs and every grid proxy's of the grid's first-setting
+# runs against gold and the grid (the RM evaluation's extra scores: the grid's only);
 # Razin's mix: 2 members beside the grid's s-d600-bt-s0, RLOO of both students against the 3, gold
 # and the flat teacher (6 runs beyond the grid's), the members' and gold's scores of the off-policy
 # pairs and of the larger policy's pool, and the teachers table (it reads curves)
@@ -28,7 +29,7 @@ PROXY_RL = {"train_rl": 2 * 8 + 3 + 4 + 5}  # the mix: small vs 2 members, large
 GRID_RL = {"train_rl": 2 * 10 + 2}
 ALL_RL = {"train_rl": 2 * 10 + 2 + 3 + 3 + 4 + 6}
 DAA = {"train_daa": 2 * 2}
-SWAP = {"score_runs": 4, "role_swap": 1}  # the role swap's scores of the runs, and its table
+SWAP = {"score_runs": 4 + 8 - 1, "role_swap": 1}  # the role swap's scores of the runs (the family's, the grid's), its table
 
 
 def planned(snakemake_bin, repo, work, tmp_path, overlay=None) -> Counter:
@@ -60,8 +61,10 @@ def test_gold_labeling_plans_everything_downstream_of_labels(snakemake_bin, tiny
 
 def test_new_seed_plans_only_the_new_proxies(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"seeds": [0, 1]}})
-    # DAA's proxy is seed 0, the family's seed is role_swap.seed; the grid view of the role swap grows
-    assert plan == Counter({**GRID_PROXIES, "train_rl": 2 * 8, **AGGREGATES, "role_swap": 1})  # mix.seed stays
+    # DAA's proxy is seed 0, the family's seed is role_swap.seed; the grid view of the role swap grows:
+    # its 8 new proxies score its runs, the 8 old ones score the new runs too
+    assert plan == Counter({**GRID_PROXIES, "train_rl": 2 * 8, **AGGREGATES, "score_runs": 8 + 8,
+                            "role_swap": 1})  # mix.seed stays
 
 
 def test_proxy_hyperparameter_plans_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):
@@ -97,14 +100,17 @@ def test_new_policy_size_plans_its_policy_and_rl_runs(snakemake_bin, tiny_repo, 
 
 def test_pfr_setting_plans_only_pfr_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):
     plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"pfr": {"tau": 0.3}}})
-    # the grid's 4 pfr proxies and the shift's 2; the role swap's grid view holds the grid's
+    # the grid's 4 pfr proxies and the shift's 2; the role swap's grid view holds the grid's: every
+    # grid proxy scores the new runs against the pfr proxies
     assert plan == Counter({"train_rm": 4 + 2, "score_pool": 4 + 2, "score_eval": 4, "train_rl": 2 * 4 + 2,
-                            **AGGREGATES, "role_swap": 1})
+                            **AGGREGATES, "score_runs": 8, "role_swap": 1})
 
 
 @pytest.mark.parametrize("overlay,expected", [
-    ({"rl": {"objectives": ["bt"]}}, RL_ONLY),  # RL drops the pfr proxies: only the readers rerun
-    ({"proxy": {"pfr": {"data_sizes": [200]}}}, {**AGGREGATES, "role_swap": 1}),  # two pfr proxies fewer: nothing retrains
+    # RL drops the pfr proxies: only the readers rerun, and the grid's bt proxies score fewer runs
+    ({"rl": {"objectives": ["bt"]}}, {**RL_ONLY, "score_runs": 4, "role_swap": 1}),
+    # two pfr proxies fewer: nothing retrains; the grid's other 6 score fewer runs
+    ({"proxy": {"pfr": {"data_sizes": [200]}}}, {**AGGREGATES, "score_runs": 6, "role_swap": 1}),
 ], ids=["rl-objectives", "pfr-data-sizes"])
 def test_narrowing_the_grid_retrains_nothing(snakemake_bin, tiny_repo, tiny_run, tmp_path, overlay, expected):
     assert planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, overlay) == Counter(expected)

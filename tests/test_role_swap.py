@@ -73,6 +73,31 @@ def test_rl_rows_are_gain_ratios_at_step_and_kl():
     assert np.isnan(fixed.loc[("a", "b", "kl"), "ndr"])  # never reaches 9 nats
 
 
+def test_run_scores_of_both_views_gold_from_the_samples(tmp_path):
+    """The scorers' files per view (a member of both views holds both views' runs), gold's
+    scores from each run's own gold column; a scorer's file lacking a run is an error naming it."""
+    from overopt.inputs import InputError
+
+    runs = {t: _run(t, [0.0, 1.0, 2.0], [0.0, 1.0, 2.0])[0].assign(gold=float(i)) for i, t in enumerate(("gold", "a", "b", "c"))}
+    n = len(runs["a"])
+    np.savez(tmp_path / "a.npz", gold=np.full(n, 1.0), a=np.full(n, 2.0), b=np.full(n, 3.0), c=np.full(n, 4.0))
+    np.savez(tmp_path / "b.npz", gold=np.full(n, 5.0), a=np.full(n, 6.0), b=np.full(n, 7.0))
+    paths = {"a": str(tmp_path / "a.npz"), "b": str(tmp_path / "b.npz")}
+    views = {"flip": ["a", "c"], "grid": ["gold", "a", "b"]}
+    with pytest.raises(ValueError, match="role-swap RL runs by 'c'"):
+        rs._run_scores(views, runs, paths)
+    views["flip"] = []
+    got = rs._run_scores(views, runs, paths)
+    assert set(got) == {"gold", "a", "b"} and set(got["gold"]) == {"gold", "a", "b"}
+    assert (got["gold"]["b"] == 2.0).all() and (got["a"]["b"] == 3.0).all() and (got["b"]["gold"] == 5.0).all()
+    views["flip"] = ["a", "b", "c"]
+    paths["c"] = str(tmp_path / "a.npz")
+    with pytest.raises(InputError, match="b.npz.*missing array"):
+        rs._run_scores(views, runs, paths)  # b's file has no scores of the run against c
+    with pytest.raises(ValueError, match="no RL samples .* against \\['d'\\]"):
+        rs._run_scores({"flip": ["a", "d"]}, runs, paths)
+
+
 def _pairs(acc, ndr):
     k = acc.shape[0]
     return pd.DataFrame([{"golden": f"m{g}", "proxy": f"m{p}", "accuracy": acc[g, p], "ndr": ndr[g, p]}

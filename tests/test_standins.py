@@ -196,7 +196,7 @@ def test_preset_plans_offline(root, built, snakemake_bin):
     # the grid, the role swap's 2 members, the shift's 2, the mix's share-0 member
     assert counts["train_rm"] == 4 + 2 + 2 + 1 and counts["gold_rm"] == 1
     assert counts["train_daa"] == 4  # 2 losses x 1 beta x 2 policy sizes
-    assert counts["train_rl"] == 23 and counts["score_runs"] == 3
+    assert counts["train_rl"] == 23 and counts["score_runs"] == 3 + 4 - 1  # the family, the grid (one in both)
     assert "standins/proxy-14m" in text or "p14m-d200-bt-s0" in text
 
 

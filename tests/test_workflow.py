@@ -198,7 +198,7 @@ def test_report_has_every_figure_and_table(tiny_run, tiny_repo, snakemake_bin):
 
 
 def test_the_papers_designs_run(tiny_run, tiny_config):
-    """Wen's role swap over every ordered pair of the family (BoN and RL) and of the grid; Mao's
+    """Wen's role swap over every ordered pair of the family and of the grid (BoN and RL); Mao's
     shift proxies with their shift and cue accuracies; Razin's teachers under both students;
     each paper's scorecard rows."""
     t = tiny_run / "results" / "tables"
@@ -210,7 +210,9 @@ def test_the_papers_designs_run(tiny_run, tiny_config):
     assert flip["accuracy"].between(0, 1).all() and flip["ndr"].notna().all()
     rl = swap[(swap.view == "flip") & (swap.method == "rl") & (swap.rl_point == "step")]
     assert len(rl) == len(family) * (len(family) - 1) and rl["ndr"].notna().all()
-    assert len(swap[swap.view == "grid"]) == 9 * 8 * len(tiny_config["role_swap"]["bon_n"])  # gold + 8 proxies
+    grid = swap[swap.view == "grid"]  # gold + 8 proxies: BoN, and RL at a step and at a KL budget
+    assert len(grid[grid.method == "bon"]) == 9 * 8 * len(tiny_config["role_swap"]["bon_n"])
+    assert len(grid[grid.method == "rl"]) == 9 * 8 * 2 and grid.loc[grid.rl_point == "step", "ndr"].notna().all()
     metrics = pd.read_csv(t / "rm_metrics.csv")
     cue = metrics[metrics.family == targets.CUE]
     assert len(cue) == 2 * 2 and cue[["shift_accuracy", "cue_accuracy"]].notna().all().all()

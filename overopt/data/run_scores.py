@@ -1,5 +1,6 @@
-"""The role swap's RL side (Wen et al. 2024): every role-swap RL run's evaluation samples scored
-by one member of the family, so each member can serve as the golden RM of every run.
+"""The role swap's RL side (Wen et al. 2024): the evaluation samples of a view's RL runs scored
+by one RM of that view (a flip-family member, or a grid proxy), so each can serve as the golden
+RM of every run of its view (``targets.run_scorers``).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def score_runs(s, norm_json: str, prompts_csv: str, samples: list[str], out_npz:
             raise ValueError(f"{path}: prompt index {run['prompt'].max()} beyond the {len(prompts)} eval prompts")
         target = run["rm"].iloc[0]
         if target in out:
-            raise ValueError(f"{path}: a second role-swap run against {target!r}")
+            raise ValueError(f"{path}: a second role-swap RL run against {target!r}")
         out[target] = rm.scores(prompts[run["prompt"].to_numpy()].tolist(), run["response"].tolist(),
                                 progress=f"samples of the run against {target}")
     np.savez(out_npz, **out)

@@ -98,7 +98,8 @@ def acc_vs_test_size_figure(t, stem) -> None:
 
 
 ROLE_SWAP_PANELS = [("flip", "bon", None, "BoN"), ("flip", "rl", "step", "RL at a fixed step"),
-                    ("flip", "rl", "kl", "RL at a KL budget"), ("grid", "bon", None, "BoN, Gao grid + gold (second view)")]
+                    ("flip", "rl", "kl", "RL at a KL budget"), ("grid", "bon", None, "BoN, Gao grid + gold (second view)"),
+                    ("grid", "rl", "step", "RL at a fixed step, Gao grid + gold")]
 
 
 def role_swap_figure(t, stem) -> None:
@@ -131,7 +132,7 @@ def role_swap_figure(t, stem) -> None:
         ax.axhline(1, ls=":", color="grey")
         ax.set_xlabel(f"proxy accuracy vs the golden RM's preferences\n{ACC_UNIT}", fontsize=9)
         if not len(d):
-            _note(ax, "not run (role_swap.flip_rates / role_swap.rl)")
+            _note(ax, "not run (role_swap.flip_rates / role_swap.rl)" if view == "flip" else "not run (role_swap.grid_rl)")
     axes[0, 0].set_ylabel("NDR against the golden RM\n[golden gain / golden RM's own gain]", fontsize=9.5)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     if handles:

@@ -21,9 +21,10 @@ Per ordered pair (golden g, proxy p), ``g != p``:
   reaches it).
 
 Two views: ``flip`` (the family of one size and data size with labels flipped at several rates,
-Wen's design) and ``grid`` (the gold RM and Gao's grid of proxies, BoN only: its RL runs are
-not scored by every RM). The correlation of accuracy with NDR over the ordered pairs is not a
-correlation of independent points (each RM appears in 2(N-1) pairs), so its interval is a
+Wen's design) and ``grid`` (the gold RM and Gao's grid of proxies; its RL rows from the grid's
+own runs of pi_init against each of them, scored by every one: ``role_swap.grid_rl``). The
+correlation of accuracy with NDR over the ordered pairs is not a correlation of independent
+points (each RM appears in 2(N-1) pairs), so its interval is a
 bootstrap over RMs: draw N members with replacement, keep every ordered pair of two different
 draws that are different RMs (:func:`pair_correlation`; coverage: tests/test_role_swap.py).
 """
@@ -37,6 +38,7 @@ from overopt.inputs import load_array, load_npz, read_json
 from overopt.metrics.accuracy import pairwise_accuracy, variants
 from overopt.metrics.bon import per_prompt
 from overopt.tables.curves import read_samples, target_meta
+from overopt.targets import GOLD
 
 COLUMNS = ["view", "golden", "proxy", "golden_flip_rate", "proxy_flip_rate", "golden_gold_accuracy",
            "proxy_gold_accuracy", "method", "n", "rl_point", "rl_step", "kl_budget", "policy", "algorithm", "kl_coef",
@@ -118,6 +120,30 @@ def pair_variants(pool: dict[str, np.ndarray], s) -> pd.DataFrame:
                          for g in odd for p in odd if p != g])
 
 
+def _run_scores(views: dict[str, list[str]], runs: dict[str, pd.DataFrame], paths: dict[str, str]
+                ) -> dict[str, dict[str, np.ndarray]]:
+    """Golden id -> target id -> golden's scores of that run's samples, for every RM of a view
+    with RL rows (``views``: view -> its RMs, each with its run): from the scorers' files
+    (``paths``, checked against the runs' sample counts), and gold's from every run's own
+    ``gold`` column (the evaluator scored it)."""
+    need: dict[str, dict] = {}
+    for ids in views.values():
+        missing = [t for t in ids if t not in runs]
+        if missing:
+            raise ValueError(f"no RL samples among the inputs for the role swap's runs against {missing}")
+        for g in ids:
+            need.setdefault(g, {}).update({t: (len(runs[t]),) for t in ids})
+    out = {}
+    for g, keys in need.items():
+        if g == GOLD:
+            out[g] = {t: runs[t]["gold"].to_numpy(float) for t in keys}
+        elif g not in paths:
+            raise ValueError(f"no scores of the role-swap RL runs by {g!r} among the inputs")
+        else:
+            out[g] = load_npz(paths[g], keys)
+    return out
+
+
 def _identity(frame: pd.DataFrame, metas: dict[str, dict], view: str) -> pd.DataFrame:
     for role in ("golden", "proxy"):
         frame[f"{role}_flip_rate"] = frame[role].map(lambda r: metas[r]["flip_rate"])
@@ -133,18 +159,20 @@ def role_swap_table(s, pool_scores: dict[str, str], metas: dict[str, str], sampl
     meta = {rm: {**target_meta(path), "gold_accuracy": read_json(path).get("gold_accuracy", np.nan)}
             for rm, path in metas.items()}
     pool = {rm: load_array(path, (None, s.N)) for rm, path in pool_scores.items()}
+    runs = {}
+    for path in samples:
+        r = read_samples([path])
+        runs[r["rm"].iloc[0]] = r
+    scored = _run_scores(s.rl, runs, run_scores)
     frames = []
     for view, ids in (("flip", s.family), ("grid", s.grid)):
         if len(ids) < 2:
             continue
         rows = bon_rows({rm: pool[rm] for rm in ids}, s.bon_n)
-        if view == "flip" and run_scores:
-            runs = {}
-            for path in samples:
-                r = read_samples([path])
-                runs[r["rm"].iloc[0]] = r
-            scored = {g: load_npz(path, {t: (len(runs[t]),) for t in runs}) for g, path in run_scores.items()}
-            rows += rl_rows(runs, scored, pool, s.rl_step, s.kl_budget)
+        swapped = s.rl.get(view, [])  # the view's RMs with an RL run (the grid's: those RL optimizes)
+        if swapped:
+            rows += rl_rows(runs, {g: {t: scored[g][t] for t in swapped} for g in swapped}, pool, s.rl_step,
+                            s.kl_budget)
         extra = pair_variants({rm: pool[rm] for rm in ids}, s)
         frames.append(_identity(pd.DataFrame(rows).merge(extra, on=["golden", "proxy"], how="left"), meta, view))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)

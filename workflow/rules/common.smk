@@ -17,7 +17,8 @@ def rl_run(r):
 
 
 RL_RUNS = [rl_run(r) for r in RL_PLAN]
-ROLE_SWAP_SAMPLES = [f"{rl_run(r)}.samples.csv" for r in target_grid.role_swap_runs(config)]
+RUN_SCORERS = {rm: [f"{rl_run(r)}.samples.csv" for r in runs] for rm, runs in target_grid.run_scorers(config).items()}
+ROLE_SWAP_SAMPLES = [*dict.fromkeys(f for files in RUN_SCORERS.values() for f in files)]  # both views' RL runs
 DAA_PROXY = target_grid.daa_proxy(config)
 DAA_RUNS = [f"{R}/daa/{r['policy']}/{r['loss']}/beta{r['beta']}-s{r['seed']}" for r in target_grid.daa_runs(config)]
 RL_CURVES, DAA_CURVES = [f"{r}.csv" for r in RL_RUNS], [f"{r}.csv" for r in DAA_RUNS]

@@ -1,17 +1,18 @@
 # Wen et al.'s role swap: every member of the flip-rate family scores every member's RL run
-# (the reference pool it has scored already), so each serves as golden RM and as proxy; one
-# table of the ordered pairs.
+# (the reference pool it has scored already), so each serves as golden RM and as proxy; so does
+# every RM of the Gao grid with the grid's own RL runs (the second view); one table of the
+# ordered pairs.
 
 
 rule score_runs:
     wildcard_constraints:
-        rm=T.wildcard(T.role_swap) if T.role_swap else "none",
+        rm=T.wildcard([T[rm] for rm in RUN_SCORERS]) if RUN_SCORERS else "none",
     output:
         f"{R}/role_swap/scores/{{rm}}.npz",
     input:
         rm=lambda wc: local_input(T[wc.rm].model),
         norm=lambda wc: T[wc.rm].norm,
-        samples=ROLE_SWAP_SAMPLES,
+        samples=lambda wc: RUN_SCORERS[wc.rm],
         prompts=rules.prompts.output[0],
         code=code("score_runs"),
     params:
@@ -39,7 +40,7 @@ rule role_swap:
         pool=[f"{R}/reference/scores/{rm}.npy" for rm in ROLE_SWAP_RMS],
         metas=[T[rm].meta for rm in ROLE_SWAP_RMS],
         samples=ROLE_SWAP_SAMPLES,
-        run_scores=[f"{R}/role_swap/scores/{t.id}.npz" for t in T.role_swap] if ROLE_SWAP_SAMPLES else [],
+        run_scores=[f"{R}/role_swap/scores/{rm}.npz" for rm in RUN_SCORERS],
         code=code("role_swap"),
     params:
         hp=S.role_swap(),

@@ -1,4 +1,4 @@
-"""Thin adapter: one role-swap member scores every role-swap RL run's evaluation samples."""
+"""Thin adapter: one RM of the role swap scores the evaluation samples of its views' RL runs."""
 import _package  # noqa: F401  (puts overopt on sys.path)
 from overopt import runtime, settings
 from overopt.data.run_scores import score_runs

@@ -1,8 +1,8 @@
 """Wen et al. 2024's claims, on its own design: over the role-swapped ordered pairs of a family
 of RMs, accuracy correlates only weakly with the downstream gain (Spearman 0.753 for BoN, 0.610
-for PPO), and the same over the Gao grid as a second view; and which of Wen's accuracy variants
-(the rank-bin grid, responses per prompt at a fixed budget) predicts the BoN gain best, against
-plain accuracy."""
+for PPO), and the same over the Gao grid (BoN, and the grid's own RL runs) as a second view;
+and which of Wen's accuracy variants (the rank-bin grid, responses per prompt at a fixed
+budget) predicts the BoN gain best, against plain accuracy."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ CLAIMS = [  # (claim, view, method, point, paper value, what)
     ("acc_ndr_weak_rl_step", "flip", "rl", "step", 0.610, "RL at a fixed step"),  # Wen's 0.610 is PPO's
     ("acc_ndr_weak_rl_kl", "flip", "rl", "kl", 0.610, "RL at a KL budget"),
     ("acc_ndr_weak_bon_grid", "grid", "bon", None, np.nan, "BoN, the Gao grid and gold role-swapped (a second view)"),
+    ("acc_ndr_weak_rl_step_grid", "grid", "rl", "step", np.nan, "RL at a fixed step, the Gao grid and gold role-swapped"),
+    ("acc_ndr_weak_rl_kl_grid", "grid", "rl", "kl", np.nan, "RL at a KL budget, the Gao grid and gold role-swapped"),
 ]
 VARIANT_STAT = ("Spearman with BoN NDR over the role-swapped ordered pairs: the best accuracy variant's minus plain "
                 "accuracy's")
@@ -45,8 +47,9 @@ def _wen(table: pd.DataFrame | None, level: float, n_boot: int, seed: int, weak_
                 if not t.empty else ""
             what = f"{what} ({at})"
         if t.empty or np.isfinite(t["ndr"].astype(float)).sum() < 3:
-            reason = {"flip": "no role-swap family (role_swap.flip_rates)" if method == "bon"
-                      else "no role-swap RL runs (role_swap.rl)", "grid": "fewer than two RMs"}[view]
+            reason = {("flip", "bon"): "no role-swap family (role_swap.flip_rates)",
+                      ("flip", "rl"): "no role-swap RL runs (role_swap.rl)", ("grid", "bon"): "fewer than two RMs",
+                      ("grid", "rl"): "no RL role swap over the grid (role_swap.grid_rl, RL against the grid)"}[view, method]
             if not t.empty:
                 reason = (f"{what}: fewer than 3 ordered pairs with a finite NDR"
                           + (" (the runs never reach the KL budget)" if point == "kl" else ""))
