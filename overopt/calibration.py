@@ -77,7 +77,7 @@ SETUP_S = {"train_policy": 2.0, "train_rm": 1.1, "world": 0.8, "curves": 0.5, "r
 # Table jobs: seconds per row of what drives them (see jobs(); fits: an eval prompt of a run x a bootstrap
 # replicate), fitted to the default and tiny runs.
 ROW_S = {"prompts": 1.5e-4, "world": 3.7e-4, "gold_rm": 4.6e-6, "bon_curves": 4e-8, "bon_fits": 1e-9, "rm_metrics": 0.0,
-         "curves": 0.0, "fits": 1.35e-6, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3, "replication": 5e-4,
+         "curves": 0.0, "fits": 1.35e-6, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3, "replication": 1.8e-4,
          "role_swap": 1e-8, "teachers": 2e-5}
 FIT_RUN_ROWS = 35  # fits: a run's bootstrap refits cost about as much as 35 of its eval prompts' rows
 # Process memory of the rules that never import torch (resources.estimate counts torch's 700 MB

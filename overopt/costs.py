@@ -375,7 +375,7 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
     add("rm_figures", "rm_figures", [("rm_eval", "rm_eval"), ("curves", "curves")],
         Work(rows=len(outputs.figures(c, "rm_figures"))))
     add("replication", "replication", [("curves", "curves"), ("fits", "fits"), ("role_swap", "role_swap")],
-        Work(rows=c["replication"]["n_boot"] * 4))  # the RM bootstrap of Wen's 4 rows
+        Work(rows=c["replication"]["n_boot"] * 7))  # the RM bootstrap of Wen's 7 rows
     return out
 
 

@@ -114,6 +114,8 @@ def _models(config) -> dict:
 def estimate(config: dict) -> dict[str, dict]:
     """Rule name -> {"mem_mb": estimated peak RSS in MB, "key": the config key that drives it},
     for every rule whose memory the config drives, from a validated config."""
+    from overopt.targets import run_scorers
+
     c, m = config, _models(config)
     g = lambda key: _get(c, key)  # noqa: E731
     w, rl, daa, bon = c["world"], c["rl"], c["daa"], c["bon"]
@@ -172,7 +174,7 @@ def estimate(config: dict) -> dict[str, dict]:
     out["label_offpolicy"] = out["label_pairs"]  # the same sampling and scoring, fewer prompts
     skip = {"gold_rm": not m["gold"][1], "train_policy": not m["policies"][1],
             "sample_policy_pool": not c["policy"]["more_sizes"], "train_daa": not daa["losses"],
-            "score_runs": not (c["role_swap"]["flip_rates"] and c["role_swap"]["rl"]),
+            "score_runs": not run_scorers(c),
             "score_teachers": not c["mix"]["onpolicy_fractions"], "label_offpolicy": not c["mix"]["onpolicy_fractions"]}
     return {rule: e for rule, e in out.items() if not skip.get(rule)}
 

@@ -132,7 +132,9 @@ def role_swap_figure(t, stem) -> None:
         ax.axhline(1, ls=":", color="grey")
         ax.set_xlabel(f"proxy accuracy vs the golden RM's preferences\n{ACC_UNIT}", fontsize=9)
         if not len(d):
-            _note(ax, "not run (role_swap.flip_rates / role_swap.rl)" if view == "flip" else "not run (role_swap.grid_rl)")
+            _note(ax, {("flip", "bon"): "not run (role_swap.flip_rates)", ("flip", "rl"): "not run (role_swap.rl)",
+                       ("grid", "bon"): "not run (fewer than two RMs)",
+                       ("grid", "rl"): "not run (role_swap.grid_rl)"}[view, method])
     axes[0, 0].set_ylabel("NDR against the golden RM\n[golden gain / golden RM's own gain]", fontsize=9.5)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     if handles:

@@ -22,7 +22,8 @@ Per ordered pair (golden g, proxy p), ``g != p``:
 
 Two views: ``flip`` (the family of one size and data size with labels flipped at several rates,
 Wen's design) and ``grid`` (the gold RM and Gao's grid of proxies; its RL rows from the grid's
-own runs of pi_init against each of them, scored by every one: ``role_swap.grid_rl``). The
+own runs of pi_init against gold and each proxy RL optimizes, scored by each of those:
+``role_swap.grid_rl``). The
 correlation of accuracy with NDR over the ordered pairs is not a correlation of independent
 points (each RM appears in 2(N-1) pairs), so its interval is a
 bootstrap over RMs: draw N members with replacement, keep every ordered pair of two different

@@ -13,7 +13,7 @@ from overopt.tables.replication.common import WEN, _off, _row, above, inside
 
 STAT = "Spearman of accuracy vs NDR over the ordered (golden, proxy) pairs"
 RULE = ("replicated if the CI lies inside (0, weak_rho): positive but clearly short of a ranking; not replicated if it "
-        "lies wholly outside; CI: percentile bootstrap over RMs (a draw of the family's members with replacement, "
+        "lies wholly outside; CI: percentile bootstrap over RMs (a draw of the view's RMs with replacement, "
         "every ordered pair of two different RMs; role_swap.pair_correlation)")
 CLAIMS = [  # (claim, view, method, point, paper value, what)
     ("acc_ndr_weak_bon", "flip", "bon", None, 0.753, "BoN"),
