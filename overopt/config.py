@@ -155,6 +155,22 @@ def _check_path_numbers(key: str, values: list[float]) -> None:
         seen[s] = v
 
 
+def _check_extra_seeds(proxy: dict) -> None:
+    """proxy.extra_seeds replicates cells of the grid: its data sizes must be the grid's (the
+    first objective's, for pfr) and its seeds new ones, or two proxies would share an id."""
+    extra = proxy["extra_seeds"]
+    _check_unique("proxy.extra_seeds", extra, ("data_sizes", "seeds"))
+    sizes = (proxy["pfr"].get("data_sizes") or proxy["data_sizes"]) if proxy["objectives"][0] == "pfr" \
+        else proxy["data_sizes"]
+    off = [n for n in extra["data_sizes"] if n not in sizes]
+    if off:
+        raise ConfigError("proxy.extra_seeds.data_sizes", f"{off} not among the data sizes of the grid's "
+                                                          f"{proxy['objectives'][0]} proxies {sizes}")
+    both = sorted(set(extra["seeds"]) & set(proxy["seeds"]))
+    if both:
+        raise ConfigError("proxy.extra_seeds.seeds", f"{both} already in proxy.seeds: extra seeds must be new ones")
+
+
 def _eval_steps(data_size: int, batch: int, fractions: list[float]) -> list[int]:
     """The first-epoch steps DAA evaluates at (as overopt's DAA trainer rounds them)."""
     spe = max(1, math.ceil(data_size / batch))
@@ -204,6 +220,7 @@ def check(config: dict) -> None:
                           f"{w['prompts']['rm_train']} prompts give one pair each, but the largest "
                           f"proxy.data_sizes ({max(proxy['data_sizes'])}) plus labels.heldout "
                           f"({labels['heldout']}) needs {need}")
+    _check_extra_seeds(proxy)
     missing = [o for o in rl["objectives"] if o not in proxy["objectives"]]
     if missing:
         raise ConfigError("rl.objectives", f"{missing} not in proxy.objectives {proxy['objectives']}: no proxy to run "

@@ -56,13 +56,18 @@ class Target:
 # --- the grids a config implies (what the registry is built from) --------------------------
 
 def proxies(config: dict) -> list[dict]:
-    """One entry per proxy RM of the grid: id, size (its config entry), data_size, objective, seed."""
+    """One entry per proxy RM of the grid: id, size (its config entry), data_size, objective, seed,
+    and ``rl`` (whether RL may run against it): the grid's cells at ``proxy.seeds``, then
+    ``proxy.extra_seeds``' replicates (first objective, every size, its data sizes; no RL)."""
     p = config["proxy"]
     pfr_sizes = p["pfr"].get("data_sizes") or p["data_sizes"]
+    extra = p["extra_seeds"]
+    cells = [(s, n, obj, seed, True) for s in p["sizes"] for n in p["data_sizes"] for obj in p["objectives"]
+             for seed in p["seeds"] if obj != "pfr" or n in pfr_sizes]
+    cells += [(s, n, p["objectives"][0], seed, False) for s in p["sizes"] for n in extra["data_sizes"]
+              for seed in extra["seeds"]]
     return [{"id": f"{s['name']}-d{n}-{obj}-s{seed}", "size": s, "data_size": n, "objective": obj, "seed": seed,
-             "flip": 0.0, "cue": None, "onpolicy": 1.0, "family": GRID}
-            for s in p["sizes"] for n in p["data_sizes"] for obj in p["objectives"] for seed in p["seeds"]
-            if obj != "pfr" or n in pfr_sizes]
+             "flip": 0.0, "cue": None, "onpolicy": 1.0, "family": GRID, "rl": rl} for s, n, obj, seed, rl in cells]
 
 
 def _cell(config: dict, design: dict, default_size: int, default_n) -> tuple[dict, int]:
@@ -133,8 +138,9 @@ def gao_view(frame):
 
 
 def rl_targets(config: dict) -> list[str]:
-    """The RMs pi_init is optimized against by RL: gold, then the proxies of rl.objectives."""
-    return [GOLD, *(p["id"] for p in proxies(config) if p["objective"] in config["rl"]["objectives"])]
+    """The RMs pi_init is optimized against by RL: gold, then the proxies of rl.objectives (not
+    proxy.extra_seeds' replicates)."""
+    return [GOLD, *(p["id"] for p in proxies(config) if p["rl"] and p["objective"] in config["rl"]["objectives"])]
 
 
 def proxy(config: dict, rm_id: str) -> dict:

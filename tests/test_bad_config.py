@@ -151,6 +151,9 @@ BAD = {
     # duplicate list values
     "proxy.data_sizes dup": ({"proxy": {"data_sizes": [200, 200]}}, "proxy.data_sizes"),
     "proxy.seeds dup": ({"proxy": {"seeds": [0, 0]}}, "proxy.seeds"),
+    "proxy.extra_seeds.seeds dup": ({"proxy": {"extra_seeds": {"seeds": [1, 1]}}}, "proxy.extra_seeds.seeds"),
+    "proxy.extra_seeds.seeds in proxy.seeds": ({"proxy": {"seeds": [0, 1]}}, "proxy.extra_seeds.seeds"),
+    "proxy.extra_seeds.data_sizes off the grid": ({"proxy": {"data_sizes": [600]}}, "proxy.extra_seeds.data_sizes"),
     "proxy.objectives dup": ({"proxy": {"objectives": ["bt", "pfr", "bt"]}}, "proxy.objectives"),
     "proxy.sizes names dup": ({"proxy": {"sizes": [{"name": "xs", "arch": XS}, {"name": "xs", "arch": XS}]}},
                               "proxy.sizes"),

@@ -22,8 +22,10 @@ def test_default_config_validates_and_fills_defaults(base):
     assert cfg["fit"] == {"level": 0.95, "min_n": 2, "extrapolate_from": 3, "n_boot": 1000,
                           "saturation": {"window": 0.5, "min_gain": 0.1}}
     assert cfg["proxy"]["train"]["lr_scheduler_type"] == "cosine"
-    assert len(targets.proxies(cfg)) == 4 * 4 + 4  # bt at every data size, pfr at 2000
+    assert len(targets.proxies(cfg)) == 4 * 4 + 4 + 4 * 2 * 2  # bt everywhere, pfr at 2000, 2 more seeds at 500, 2000
     assert targets.proxy(cfg, "xs-d2000-bt-s0")["data_size"] == 2000
+    assert targets.proxy(cfg, "l-d500-bt-s2")["rl"] is False  # a replicate: BoN and the RM evaluation only
+    assert "l-d500-bt-s2" not in targets.rl_targets(cfg) and "l-d500-bt-s0" in targets.rl_targets(cfg)
 
 
 def test_tiny_preset_validates(base, root):
@@ -97,9 +99,9 @@ def test_pfr_data_sizes_and_rl_objectives_restrict_the_grid(base):
     cfg["rl"]["objectives"] = ["bt"]
     C.validate(cfg)
     ids = [p["id"] for p in targets.proxies(cfg)]
-    assert len(ids) == 4 * 4 + 4 and {i for i in ids if "-pfr-" in i} == {f"{s}-d2000-pfr-s0" for s in
+    assert len(ids) == 4 * 4 + 4 + 16 and {i for i in ids if "-pfr-" in i} == {f"{s}-d2000-pfr-s0" for s in
                                                                         ("xs", "s", "m", "l")}
-    assert targets.rl_targets(cfg) == ["gold", *(i for i in ids if "-bt-" in i)]
+    assert targets.rl_targets(cfg) == ["gold", *(i for i in ids if "-bt-" in i and i.endswith("-s0"))]
     cfg["policy"]["more_sizes_targets"] = ["xs-d2000-pfr-s0"]  # a proxy RL does not run against
     with pytest.raises(C.ConfigError, match="policy.more_sizes_targets"):
         C.check(cfg)

@@ -37,12 +37,13 @@ def test_registry_lists_every_target_once(default):
     reg = Registry(default)
     assert reg.ids[0] == GOLD and reg.ids[-1] == "gold_flat"
     assert [t.kind for t in reg].count(GOLD) == 1 and len(reg.of_kind(REFERENCE)) == 1
-    assert len(reg.proxies) == 20 + 7 + 6 + 4 and all(t.trained for t in reg.proxies)  # grid, role swap, shift, mix
+    assert len(reg.proxies) == 20 + 16 + 7 + 6 + 4 and all(t.trained for t in reg.proxies)  # grid (+ seeds), role swap, shift, mix
     assert [t.id for t in reg.role_swap][0] == "m-d6000-bt-s0" and len(reg.of_family(FLIP)) == 7
     assert {t.id for t in reg.of_family(CUE)} == {f"s-d2000-cue-{o}-s{s}" for o in ("bt", "pfr") for s in range(3)}
     assert reg["gold_flat"].base == GOLD and not reg["gold_flat"].scored and reg["gold_flat"].transform == {"flat": 0.001}
     assert {t.id for t in reg.scored} == {GOLD, *(t.id for t in reg.proxies)}
-    assert {t.id for t in reg.rl_targets} == {GOLD, "gold_flat", *(t.id for t in reg.of_family(GRID))}
+    assert {t.id for t in reg.rl_targets} == {GOLD, "gold_flat", *(t.id for t in reg.of_family(GRID) if t.grid["rl"])}
+    assert sum(not t.grid["rl"] for t in reg.of_family(GRID)) == 16  # proxy.extra_seeds: no RL
 
 
 def test_wildcard_is_the_closed_set_of_ids(default):

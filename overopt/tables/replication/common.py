@@ -114,12 +114,15 @@ def _proxies(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _smallest(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the smallest proxy (fewest params, then fewest pairs; all its seeds)."""
+    """The rows of the smallest proxy (fewest params, then fewest pairs), of its first training
+    seed with every RL seed: replicates of the cell (``proxy.extra_seeds``) are other RMs, whose
+    fits are not pooled, so they feed the coefficient scaling, not the peak."""
     p = _proxies(frame)
     if p.empty:
         return p
     p = p[p["params"] == p["params"].min()]
-    return p[p["data_size"] == p["data_size"].min()]
+    p = p[p["data_size"] == p["data_size"].min()]
+    return p[p["seed"] == p["seed"].min()] if p["seed"].notna().any() else p
 
 
 def _truthy(s: pd.Series) -> pd.Series:
