@@ -63,22 +63,26 @@ PREFORK_OVERHEAD_S = 0.3
 # exactly on those under 15 s). Within 30% of every such job of its rules.
 CPU = {"gen": (3.8e-3, 40e9), "fwd": (18e-3, 35e9), "train": (2.6e-3, 37e9)}
 LOAD_S = 0.25  # reading a small model and building it (CPU), a model
+# The constants above and below were fitted on a 2-core VM (2026-12-01/02); CPU_SPEED scales
+# every CPU second of a plan to the machine CI runs on (AMD EPYC, 2 cores, 2026-12-02): the
+# median over rules of measured / planned job seconds of a tiny and a default run there.
+CPU_SPEED = 0.46
 # Assumed, not measured: a GPU (H100/H200 class) at bf16.
 GPU = {"gen": (0.25e-3, 2.0e14), "fwd": (0.25e-3, 2.0e14), "train": (0.25e-3, 2.0e14)}
 CUDA_START_S, LOAD_BYTES_S = 3.0, 1.0e9  # GPU runs: CUDA context; reading a model from a local cache
 CUDA_CONTEXT_MB = 500
 # Per-rule factors on the CPU model work of the trainers (reward calls, decoding, logging,
 # evaluation bookkeeping), fitted to the same default jobs (median over median); 1 on a GPU.
-RULE_FACTOR = {"train_rl": 0.6, "train_daa": 1.2, "train_policy": 1.15, "label_pairs": 1.25, "label_offpolicy": 1.25}
+RULE_FACTOR = {"score_pool": 0.7, "score_runs": 0.45, "train_rl": 0.6, "train_daa": 1.2, "train_policy": 1.15, "label_pairs": 1.25, "label_offpolicy": 1.25}
 # Set-up work a job does whatever its size (building the trainer, its datasets and the world's
 # tables), seconds: the median residual of the tiny run's jobs, forked and in their own process
 # alike (2026-12-02), where it is most of a job once the imports are gone.
-SETUP_S = {"train_policy": 2.0, "train_rm": 1.1, "world": 0.8, "curves": 0.5, "rm_eval": 1.5}
+SETUP_S = {"figures": 7.3, "train_policy": 2.0, "train_rm": 1.1, "world": 0.8, "curves": 0.5, "rm_eval": 1.5}
 # Table jobs: seconds per row of what drives them (see jobs(); fits: an eval prompt of a run x a bootstrap
 # replicate), fitted to the default and tiny runs.
 ROW_S = {"prompts": 1.5e-4, "world": 3.7e-4, "gold_rm": 4.6e-6, "bon_curves": 4e-8, "bon_fits": 1e-9, "rm_metrics": 0.0,
-         "curves": 0.0, "fits": 1.35e-6, "figures": 0.028, "rm_eval": 3.6e-4, "rm_figures": 2.3, "replication": 1.8e-4,
-         "role_swap": 1e-8, "teachers": 2e-5}
+         "curves": 0.0, "fits": 1.35e-6, "figures": 0.0062, "rm_eval": 3.6e-4, "rm_figures": 2.3, "replication": 1.8e-4,
+         "role_swap": 1.6e-7, "teachers": 2e-6}
 FIT_RUN_ROWS = 35  # fits: a run's bootstrap refits cost about as much as 35 of its eval prompts' rows
 # Process memory of the rules that never import torch (resources.estimate counts torch's 700 MB
 # for every job it estimates), MB: the max RSS of the tiny and default runs' benchmark files.

@@ -39,7 +39,8 @@ Calibration (the constants below): the CPU constants are fitted to the default s
 benchmark files (``results/benchmarks``, a ``--cores 2`` run of 2026-12-01 whose first 54 jobs
 ran before other load shared the machine) and the per-rule start-up costs to the ``overhead:``
 lines of a tiny-preset run's job logs (CPU seconds: the wall clock of that run was shared
-4-5 ways). A plan is of a job alone on an idle core; a shared machine is slower by its
+4-5 ways), on a 2-core VM; ``CPU_SPEED`` scales them to the machine CI runs on (measured on a
+tiny and a default run there, 2026-12-02). A plan is of a job alone on an idle core; a shared machine is slower by its
 oversubscription. The GPU constants are assumptions, not measurements (no GPU run of this
 workflow has been benchmarked yet): ~20% of an H100's bf16 peak, 0.25 ms a layer pass (kernel
 launches), CUDA start 3 s, models read at 1 GB/s.
@@ -54,6 +55,7 @@ from pathlib import Path
 
 from overopt.calibration import (
     CPU,
+    CPU_SPEED,
     CUDA_CONTEXT_MB,
     CUDA_START_S,
     DATASET_PROMPT_TOKENS,
@@ -105,11 +107,12 @@ def cost(config: dict, profile: Path | None = None, cores: int = 2, gpus: int = 
         consts = GPU if j.gpu else CPU
         w = j.work
         model_s = sum(w.passes[k] * consts[k][0] + w.flops[k] / consts[k][1] for k in consts)
-        load_s = sum(LOAD_S + (m.params * (2 if j.gpu else 4) / LOAD_BYTES_S if m.hub else 0.0) for m in w.loads)
+        read_s = sum(m.params * (2 if j.gpu else 4) / LOAD_BYTES_S for m in w.loads if m.hub)  # from the disk cache
         fixed = PREFORK_OVERHEAD_S if preforked and j.rule in TORCH_RULES else OVERHEAD_S[j.rule]
-        j.overhead_s = fixed + (CUDA_START_S if j.gpu else 0.0)
-        factor = 1.0 if j.gpu else RULE_FACTOR.get(j.rule, 1.0)  # fitted on the CPU only
-        j.work_s = factor * model_s + load_s + w.rows * ROW_S.get(j.rule, 0.0) + SETUP_S.get(j.rule, 0.0)
+        j.overhead_s = CPU_SPEED * fixed + (CUDA_START_S if j.gpu else 0.0)
+        model_s *= 1.0 if j.gpu else CPU_SPEED * RULE_FACTOR.get(j.rule, 1.0)  # fitted on the CPU only
+        j.work_s = model_s + read_s + CPU_SPEED * (LOAD_S * len(w.loads) + w.rows * ROW_S.get(j.rule, 0.0)
+                                                   + SETUP_S.get(j.rule, 0.0))
         j.threads = max(1, min(int(threads.get(j.rule, 1)), cores))
         hub_models = [(m, r) for m, r in j.models if m.hub]
         host = (max((m.params * (4 if r == "train32" else 2) for m, r in hub_models), default=0) / MB if j.gpu
@@ -178,7 +181,8 @@ def schedule(plan: list[Job], cores: int, gpus: int = 0) -> dict:
 # How cost grows: one knob changed at a time from a config (overlays as Snakemake merges them)
 SCALING = [
     ("bon.N (pool size)", [{"bon": {"N": n}} for n in (256, 1024, 4096)]),
-    ("proxy.seeds (RMs of the grid)", [{"proxy": {"seeds": list(range(k))}} for k in (1, 2, 3)]),
+    ("proxy.seeds (RMs of the grid)", [{"proxy": {"seeds": list(range(k)), "extra_seeds": {"seeds": []}}}
+                                       for k in (1, 2, 3)]),
     ("rl.steps", [{"rl": {"steps": n}} for n in (100, 200, 400)]),
     ("eval_samples (RL and DAA)", [{"rl": {"eval_samples": n}, "daa": {"eval_samples": n}} for n in (4, 8, 16)]),
     ("rl.seeds (every RL run)", [{"rl": {"seeds": list(range(k))}} for k in (1, 2, 3)]),

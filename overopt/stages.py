@@ -100,8 +100,7 @@ class Stages:
 
     def teachers(self) -> dict:
         flat = [t for t in self.targets.of_kind(target_grid.REFERENCE) if t.family == target_grid.FLAT]
-        rl = self.c["rl"]
-        setting = {"algorithm": rl["algorithms"][0], "kl_coef": min(rl["kl_coefs"]), "rl_seed": min(rl["seeds"])}
+        setting = {k: v for k, v in self.setting.items() if k != "policy"}  # every student runs it
         return to_hp(Teachers([t.id for t in self.targets.mix], self.targets.gold.id,
                               {"id": flat[0].id, "transform": flat[0].transform} if flat else None,
                               target_grid.students(self.c), self.c["rm_eval"]["k"], self.c["mix"]["rl_step"], setting,

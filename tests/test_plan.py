@@ -24,7 +24,8 @@ def counts(plan) -> dict:
 
 def test_default_job_counts_by_hand(root):
     n = counts(P.jobs(config(root)))
-    proxies = 4 * 4 + 4  # sizes x data sizes (bt) + a pfr twin of each size at 2000 pairs
+    proxies = 4 * 4 + 4 + 4 * 2 * 2  # sizes x data sizes (bt) + a pfr twin of each size at 2000 pairs + extra_seeds
+    # (seeds 1, 2 of every size at 500 and 2000 pairs: no RL, no run scores)
     # pi_init: gold, the 16 bt proxies, the flat teacher at KL 0; 'large': 2 targets; rl.sweeps: 3 targets x 2 more
     # seeds, 3 targets x 3 more KL coefficients
     # pfr twins in rl.objectives: 4 more grid runs; role_swap: 8 flip rates of m-d6000, rate 0 the grid's own
@@ -36,7 +37,7 @@ def test_default_job_counts_by_hand(root):
     proxies += 7 + 6 + 4
     assert n == {"prompts": 1, "world": 1, "gold_rm": 1, "train_policy": 2, "sample_pool": 1, "sample_ood": 1,
                  "sample_policy_pool": 1, "score_pool": 1 + proxies, "label_pairs": 1, "train_rm": proxies,
-                 "score_eval": 1 + 20, "train_rl": rl, "train_daa": 2 * 4 * 4, "bon_curves": 1, "bon_fits": 1,
+                 "score_eval": 1 + 20 + 16, "train_rl": rl, "train_daa": 2 * 4 * 4, "bon_curves": 1, "bon_fits": 1,
                  "rm_metrics": 1, "curves": 1, "fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1,
                  "score_runs": 8 + 20 - 1, "role_swap": 1, "label_offpolicy": 1, "score_teachers": 5 + 1, "teachers": 1,
                  "replication": 1}
@@ -124,34 +125,25 @@ def test_cli_writes_csv(root, tmp_path, capsys):
 
     rules, jobs = pd.read_csv(tmp_path / "plan.csv"), pd.read_csv(tmp_path / "jobs.csv")
     assert set(rules.columns) >= {"rule", "jobs", "median_s", "total_s", "gpu_h", "cpu_mb", "gpu_mb"}
-    assert rules["jobs"].sum() == len(jobs) == 122  # the Snakemake plan's 123 jobs less `all`
+    assert rules["jobs"].sum() == len(jobs) == 128  # the Snakemake plan's 129 jobs less `all`
     assert "wall time on 2 cores" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("preset,table,preforked", [("default", "default", False), ("tiny", "tiny", True),
+@pytest.mark.parametrize("preset,table,preforked", [("default", "default", True), ("tiny", "tiny", True),
                                                      ("tiny", "tiny_noprefork", False)])
 def test_plan_within_2x_of_measured(root, preset, table, preforked):
     """Against the checked-in per-rule medians of a measured run of each (tests/data; how they were
     measured is in their header), run as a local run runs (torch jobs forked from the prefork
     server) or each job in its own process: every rule's job count exactly, its median job time
-    within 2x where the measured median is long enough to time (2 s in its own process; 1 s
+    within 2x where the measured median is long enough to time (1 s in its own process; 0.5 s
     forked, where a torch job of the tiny world is mostly work), its CPU RAM within 2x of the
     largest max RSS."""
     plan = P.cost(config(root, *([] if preset == "default" else [preset])), root / "profiles/default", cores=2,
                   preforked=preforked)
     table = P.compare(plan, P.measured(DATA / f"benchmark_{table}.csv"))
-    if preset == "default":
-        # measured on the default before the papers' own designs (its header): the rules it has keep
-        # their medians (a job's cost does not depend on how many there are), the designs' new rules
-        # are calibrated by the tiny run's table, and the job counts are test_default_job_counts_by_hand's
-        tiny = set(P.measured(DATA / "benchmark_tiny.csv")["rule"])
-        new = set(table.loc[table["jobs"].isna(), "rule"])
-        assert new <= {"score_runs", "role_swap", "label_offpolicy", "score_teachers", "teachers"} and new <= tiny, table
-        table = table.dropna(subset=["jobs"])
-    else:
-        assert (table["jobs"] == table["jobs_plan"]).all(), table
+    assert (table["jobs"] == table["jobs_plan"]).all(), table
     assert not table.isna().any().any(), table  # the same rules on both sides
-    timed = table[table["median_s"] >= (1 if preforked else 2)]
+    timed = table[table["median_s"] >= (0.5 if preforked else 1)]
     assert len(timed) >= 12
     assert timed["time_ratio"].between(0.5, 2).all(), timed
     assert table["mem_ratio"].between(0.5, 2).all(), table

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.slow
 RL_ONLY = {"curves": 1, "fits": 1, "replication": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1, "teachers": 1,
            "all": 1}
 AGGREGATES = {"bon_curves": 1, "bon_fits": 1, "rm_metrics": 1, **RL_ONLY}
-# the tiny preset: 8 proxies (2 sizes x 2 data sizes x bt/pfr), the role-swap family's 3 members
+# the tiny preset: 8 proxies (2 sizes x 2 data sizes x bt/pfr) and 2 seed replicates (seed 1 of
+# both sizes at 200 pairs, BoN and the RM evaluation only), the role-swap family's 3 members
 # beside the grid's s-d600-bt-s0 and the shift's 4 (bt/pfr x 2 seeds); RL with 2 algorithms x 1
 # KL coefficient from pi_init against the gold RM, the flat teacher and every grid proxy, plus
 # the larger policy against the gold RM (the grid), rl.sweeps: 3 more RLOO runs against the gold
@@ -23,8 +24,7 @@ AGGREGATES = {"bon_curves": 1, "bon_fits": 1, "rm_metrics": 1, **RL_ONLY}
 # Razin's mix: 2 members beside the grid's s-d600-bt-s0, RLOO of both students against the 3, gold
 # and the flat teacher (6 runs beyond the grid's), the members' and gold's scores of the off-policy
 # pairs and of the larger policy's pool, and the teachers table (it reads curves)
-GRID_PROXIES = {"train_rm": 8, "score_pool": 8, "score_eval": 8}
-PROXIES = {"train_rm": 8 + 3 + 4 + 2, "score_pool": 8 + 3 + 4 + 2, "score_eval": 8, "score_teachers": 3}
+PROXIES = {"train_rm": 10 + 3 + 4 + 2, "score_pool": 10 + 3 + 4 + 2, "score_eval": 10, "score_teachers": 3}
 PROXY_RL = {"train_rl": 2 * 8 + 3 + 4 + 5}  # the mix: small vs 2 members, large vs the 3
 GRID_RL = {"train_rl": 2 * 10 + 2}
 ALL_RL = {"train_rl": 2 * 10 + 2 + 3 + 3 + 4 + 6}
@@ -60,11 +60,17 @@ def test_gold_labeling_plans_everything_downstream_of_labels(snakemake_bin, tiny
 
 
 def test_new_seed_plans_only_the_new_proxies(snakemake_bin, tiny_repo, tiny_run, tmp_path):
-    plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"seeds": [0, 1]}})
+    plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"seeds": [0, 2]}})
     # DAA's proxy is seed 0, the family's seed is role_swap.seed; the grid view of the role swap grows:
     # its 8 new proxies score its runs, the 8 old ones score the new runs too
-    assert plan == Counter({**GRID_PROXIES, "train_rl": 2 * 8, **AGGREGATES, "score_runs": 8 + 8,
-                            "role_swap": 1})  # mix.seed stays
+    assert plan == Counter({"train_rm": 8, "score_pool": 8, "score_eval": 8, "train_rl": 2 * 8, **AGGREGATES,
+                            "score_runs": 8 + 8, "role_swap": 1})  # mix.seed stays
+
+
+def test_new_extra_seed_cells_plan_their_proxies_and_no_rl(snakemake_bin, tiny_repo, tiny_run, tmp_path):
+    plan = planned(snakemake_bin, tiny_repo, tiny_run, tmp_path, {"proxy": {"extra_seeds": {"data_sizes": [200, 600]}}})
+    # seed 1 of both sizes at 600 pairs: trained, scored, in the tables and the grid view's BoN; no RL, no run scores
+    assert plan == Counter({"train_rm": 2, "score_pool": 2, "score_eval": 2, **AGGREGATES, "role_swap": 1})
 
 
 def test_proxy_hyperparameter_plans_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):

@@ -80,7 +80,9 @@ def test_every_proxy_and_gold_has_rows(tiny_run, tiny_config):
     assert set(curves["rm"]) == ids | {"gold", "gold_flat"} and set(fits["rm"]) == ids | {"gold", "gold_flat"}
     rl = curves[curves.method == "rl"]
     sweep = {k for s in tiny_config["rl"]["sweeps"] for k in s.get("kl_coefs", [])}
-    assert set(rl["rm"]) == ids | {"gold", "gold_flat"}
+    replicates = {p["id"] for p in targets.proxies(tiny_config) if not p["rl"]}  # proxy.extra_seeds: BoN only
+    assert replicates and replicates <= set(curves.loc[curves.method == "bon", "rm"])
+    assert set(rl["rm"]) == (ids - replicates) | {"gold", "gold_flat"}
     assert set(rl["kl_coef"]) == set(tiny_config["rl"]["kl_coefs"]) | sweep
     steps = tiny_config["rl"]["steps"]
     for _, run in rl.groupby(["policy", "algorithm", "rm", "kl_coef", "rl_seed"]):
@@ -129,8 +131,11 @@ def test_rm_evaluation_covers_every_proxy(tiny_run, tiny_config):
     ev = pd.read_csv(t / "rm_eval.csv")
     assert set(ev["rm"]) == ids | {"gold", "gold_flat"}
     proxies = ev[ev.rm.isin(ids)]
-    for col in ("acc_labeled", "acc_pool", "acc_ood", "variance", "pf_share", "spearman", "ndr_bon", "ndr_rl_step", "ece"):
+    for col in ("acc_labeled", "acc_pool", "acc_ood", "variance", "pf_share", "spearman", "ndr_bon", "ece"):
         assert proxies[col].notna().all(), col
+    with_rl = proxies.rm.isin(targets.rl_targets(tiny_config))  # proxy.extra_seeds' replicates have BoN only
+    assert proxies.loc[with_rl, "ndr_rl_step"].notna().all() and proxies.loc[~with_rl, "ndr_rl_step"].isna().all()
+    assert (~with_rl).any()
     ref = ev.drop_duplicates("rm").set_index("rm")
     assert ref.loc["gold", "acc_pool"] == 1 and ref.loc["gold_flat", "acc_pool"] == 1  # rankings are gold's
     assert ref.loc["gold_flat", "variance"] < ref.loc["gold", "variance"]  # flat on half the prompts
