@@ -101,7 +101,7 @@ def test_new_policy_size_plans_its_policy_and_rl_runs(snakemake_bin, tiny_repo, 
     # and DAA from it (daa.policy_sizes); a third student of Razin's design: against the 3 mix
     # members and the flat teacher (gold is its run above), its pool scored by the teachers
     assert plan == Counter({"train_policy": 1, "train_rl": 2 + 4, "train_daa": 2, "sample_policy_pool": 1,
-                            "score_eval": 9, "score_teachers": 4, **RL_ONLY})
+                            "score_eval": 11, "score_teachers": 4, **RL_ONLY})
 
 
 def test_pfr_setting_plans_only_pfr_proxies_and_downstream(snakemake_bin, tiny_repo, tiny_run, tmp_path):

@@ -215,8 +215,8 @@ def test_the_papers_designs_run(tiny_run, tiny_config):
     assert flip["accuracy"].between(0, 1).all() and flip["ndr"].notna().all()
     rl = swap[(swap.view == "flip") & (swap.method == "rl") & (swap.rl_point == "step")]
     assert len(rl) == len(family) * (len(family) - 1) and rl["ndr"].notna().all()
-    grid = swap[swap.view == "grid"]  # gold + 8 proxies: BoN, and RL at a step and at a KL budget
-    assert len(grid[grid.method == "bon"]) == 9 * 8 * len(tiny_config["role_swap"]["bon_n"])
+    grid = swap[swap.view == "grid"]  # BoN: gold + 8 proxies + 2 seed replicates; RL (no replicates) at a step and a KL budget
+    assert len(grid[grid.method == "bon"]) == 11 * 10 * len(tiny_config["role_swap"]["bon_n"])
     assert len(grid[grid.method == "rl"]) == 9 * 8 * 2 and grid.loc[grid.rl_point == "step", "ndr"].notna().all()
     metrics = pd.read_csv(t / "rm_metrics.csv")
     cue = metrics[metrics.family == targets.CUE]
