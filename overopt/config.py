@@ -160,6 +160,8 @@ def _check_extra_seeds(proxy: dict) -> None:
     first objective's, for pfr) and its seeds new ones, or two proxies would share an id."""
     extra = proxy["extra_seeds"]
     _check_unique("proxy.extra_seeds", extra, ("data_sizes", "seeds"))
+    if not extra["seeds"]:
+        return  # off: its data sizes name nothing (an overlay may narrow proxy.data_sizes under them)
     sizes = (proxy["pfr"].get("data_sizes") or proxy["data_sizes"]) if proxy["objectives"][0] == "pfr" \
         else proxy["data_sizes"]
     off = [n for n in extra["data_sizes"] if n not in sizes]

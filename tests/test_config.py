@@ -133,3 +133,15 @@ def test_rejected_config_is_left_as_given(base):
     with pytest.raises(C.ConfigError, match=r"^config key 'rl.steps': must be an integer, got 6.0$"):
         C.validate(cfg)
     assert cfg == given  # no defaults half-filled
+
+
+def test_extra_seeds_off_ignores_its_data_sizes(base):
+    """proxy.extra_seeds with no seeds is off: narrowing proxy.data_sizes under it is no error."""
+    cfg = copy.deepcopy(base)
+    cfg["proxy"].update(extra_seeds={"data_sizes": [1000], "seeds": []})  # 1000: not a grid data size
+    C.validate(cfg)
+    assert all(p["rl"] for p in targets.proxies(cfg))
+    cfg = copy.deepcopy(base)
+    cfg["proxy"].update(extra_seeds={"data_sizes": [1000], "seeds": [1]})
+    with pytest.raises(C.ConfigError, match="proxy.extra_seeds.data_sizes"):
+        C.validate(cfg)
