@@ -73,6 +73,21 @@ def test_rl_rows_are_gain_ratios_at_step_and_kl():
     assert np.isnan(fixed.loc[("a", "b", "kl"), "ndr"])  # never reaches 9 nats
 
 
+def test_ndr_is_nan_where_the_golden_rm_gains_nothing_on_its_own_run():
+    """A golden RM whose scores its own run does not move (a near-constant RM, scores rounded to
+    bf16) has no NDR: NaN rows, not a division error that fails the job."""
+    runs, sc = {}, {"a": {}, "b": {}}
+    runs["a"], sc["a"]["a"] = _run("a", [1.0, 1.0, 1.0], [0.0, 1.0, 2.0])
+    runs["b"], sc["a"]["b"] = _run("b", [1.0, 1.0, 1.0], [0.0, 2.0, 4.0])
+    sc["b"]["a"], sc["b"]["b"] = np.repeat([0.0, 1.0, 2.0], 4), np.repeat([0.0, 2.0, 4.0], 4)
+    pool = {"a": np.array([[9.0, 9.0], [0.0, 1.0]]), "b": np.array([[9.0, 9.0], [1.0, 0.0]])}
+    rows = pd.DataFrame(rs.rl_rows(runs, sc, pool, None, 2.0)).set_index(["golden", "proxy", "rl_point"])
+    assert rows.loc[("a", "b"), "ndr"].isna().all()
+    assert rows.loc[("b", "a", "step"), "ndr"] == pytest.approx(2.0 / 4.0)
+    flat = {g: np.ones((4, 3)) for g in ("a", "b")}
+    assert all(np.isnan(r["ndr"]) for r in rs.bon_rows(flat, [2]))
+
+
 def test_run_scores_of_both_views_gold_from_the_samples(tmp_path):
     """The scorers' files per view (a member of both views holds both views' runs), gold's
     scores from each run's own gold column; a scorer's file lacking a run is an error naming it."""

@@ -36,7 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from overopt.inputs import load_array, load_npz, read_json
-from overopt.metrics.accuracy import pairwise_accuracy, variants
+from overopt.metrics.accuracy import ndr, pairwise_accuracy, variants
 from overopt.metrics.bon import per_prompt
 from overopt.tables.curves import read_samples, target_meta
 from overopt.targets import GOLD
@@ -72,7 +72,7 @@ def bon_rows(scores: dict[str, np.ndarray], ns: list[int]) -> list[dict]:
             gain = per_prompt(sg, sp, ns)[1].mean(0) - sg.mean()
             acc = split_accuracy(scores[p], scores[g])
             rows += [{"golden": g, "proxy": p, "method": "bon", "n": n, "accuracy": acc, "proxy_gain": gain[i],
-                      "golden_gain": own[g][i], "ndr": gain[i] / own[g][i]} for i, n in enumerate(ns)]
+                      "golden_gain": own[g][i], "ndr": ndr(gain[i], 0.0, own[g][i])} for i, n in enumerate(ns)]
     return rows
 
 
@@ -106,10 +106,11 @@ def rl_rows(runs: dict[str, pd.DataFrame], run_scores: dict[str, dict[str, np.nd
             _, gain_step, gain_kl = _at(means[g, p], at, kl_budget)
             setting = {c: runs[p][c].iloc[0] for c in RL_SETTING}
             acc = split_accuracy(pool[p], pool[g])
-            rows.append({"golden": g, "proxy": p, "method": "rl", "rl_point": "step", "rl_step": at, **setting,
-                         "accuracy": acc, "proxy_gain": gain_step, "golden_gain": own_step, "ndr": gain_step / own_step})
-            rows.append({"golden": g, "proxy": p, "method": "rl", "rl_point": "kl", "kl_budget": kl_budget, **setting,
-                         "accuracy": acc, "proxy_gain": gain_kl, "golden_gain": own_kl, "ndr": gain_kl / own_kl})
+            common = {"golden": g, "proxy": p, "method": "rl", **setting, "accuracy": acc}
+            rows.append({**common, "rl_point": "step", "rl_step": at, "proxy_gain": gain_step,
+                         "golden_gain": own_step, "ndr": ndr(gain_step, 0.0, own_step)})
+            rows.append({**common, "rl_point": "kl", "kl_budget": kl_budget, "proxy_gain": gain_kl,
+                         "golden_gain": own_kl, "ndr": ndr(gain_kl, 0.0, own_kl)})
     return rows
 
 
