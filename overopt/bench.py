@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -49,16 +50,24 @@ def run(workdir: Path, configfiles: list[str], cores: int) -> dict:
     snakemake = Path(sys.executable).parent / "snakemake"
     cmd = [str(snakemake if snakemake.exists() else "snakemake"), "--cores", str(cores), "--snakefile",
            str(ROOT / "Snakefile"), "--directory", str(workdir), "--configfile", *configfiles, "-q"]
-    start, peak = time.monotonic(), 0
+    start, peak, own_cpu = time.monotonic(), 0, 0.0
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(workdir / "snakemake.out", "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         ps = psutil.Process(proc.pid)
         while proc.poll() is None:
             peak = max(peak, _tree_rss(ps))
+            try:
+                own_cpu = sum(ps.cpu_times()[:2])
+            except psutil.Error:
+                pass
             time.sleep(0.2)
     if proc.returncode:
         raise SystemExit(f"snakemake failed (rc {proc.returncode}); see {workdir / 'snakemake.out'}")
-    return {"wall_s": time.monotonic() - start, "peak_rss_mb": peak / 2**20}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tree = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"wall_s": time.monotonic() - start, "peak_rss_mb": peak / 2**20, "cores": cores,
+            "snakemake_cpu_s": own_cpu, "tree_cpu_s": tree}
 
 
 def rule_costs(results: Path) -> pd.DataFrame:
@@ -96,6 +105,45 @@ def job_overheads(results: Path, jobs: pd.DataFrame) -> pd.DataFrame:
     out["preforked"] = out["preforked"].fillna(False).astype(bool)
     out.loc[out["preforked"], "max_rss_mb"] = out.loc[out["preforked"], "rss_mb"]
     out["outside"] = (out["s"] - out["startup_imports"] - out["loading"] - out["work"]).clip(lower=0)
+    return out
+
+
+STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ", re.M)
+
+
+def timeline(results: Path, jobs: pd.DataFrame) -> pd.DataFrame:
+    """``jobs`` with ``start`` and ``end`` (seconds from the first job's start): the end is the
+    last timestamp in the job's log, the start that minus the benchmark's seconds. Jobs whose log
+    has no timestamp are left out."""
+    rows = []
+    for _, j in jobs.iterrows():
+        log = results / "logs" / j["rule"] / f"{j['job']}.log"
+        stamps = STAMP.findall(log.read_text(errors="replace")) if log.is_file() else []
+        if stamps:
+            end = pd.Timestamp(stamps[-1].replace(",", ".")).timestamp()
+            rows.append({"rule": j["rule"], "job": j["job"], "start": end - j["s"], "end": end})
+    t = pd.DataFrame(rows, columns=["rule", "job", "start", "end"])
+    t0 = t["start"].min() if len(t) else 0.0
+    return t.assign(start=t["start"] - t0, end=t["end"] - t0).sort_values("start", ignore_index=True)
+
+
+def concurrency(t: pd.DataFrame, cores: int) -> pd.DataFrame:
+    """Seconds of the run (first job's start to last job's end) with k jobs running, k = 0 ..
+    max, and the core-seconds left idle there (every job holds one core: the workflow's jobs
+    are single-threaded); with the rules that ran alone in the stretches below ``cores`` jobs."""
+    edges = sorted(set(t["start"]) | set(t["end"]))
+    rows = []
+    for a, b in zip(edges, edges[1:]):
+        mid = (a + b) / 2
+        on = t[(t["start"] <= mid) & (t["end"] > mid)]
+        rows.append({"k": len(on), "s": b - a, "rules": ",".join(sorted(set(on["rule"])))})
+    seg = pd.DataFrame(rows, columns=["k", "s", "rules"])
+    out = seg.groupby("k", as_index=False)["s"].sum()
+    out["idle_core_s"] = (cores - out["k"]).clip(lower=0) * out["s"]
+    under = seg[seg["k"] < cores]
+    out["rules"] = out["k"].map(under.groupby("k").apply(
+        lambda g: ",".join(g.groupby("rules")["s"].sum().sort_values(ascending=False).index[:6]),
+        include_groups=False) if len(under) else {})
     return out
 
 
@@ -141,6 +189,12 @@ def summarize(run_info: dict, jobs: pd.DataFrame) -> pd.DataFrame:
         ("max_job_rss_mb", jobs["max_rss_mb"].max(), "largest single job"),
         ("bon_cost_ratio", bon_total / gen_and_score,
          "(pool generation + scoring + estimator) / (one generation + one scoring pass per RM)"),
+        ("snakemake_cpu_s", run_info.get("snakemake_cpu_s", float("nan")),
+         "CPU seconds of the Snakemake process itself (DAG, scheduling, polling)"),
+        ("tree_cpu_s", run_info.get("tree_cpu_s", float("nan")),
+         "CPU seconds of the whole process tree (Snakemake, every job, the prefork server)"),
+        ("core_busy_share", jobs["s"].sum() / (run_info["wall_s"] * run_info.get("cores", 1)),
+         "job seconds / (wall x cores): 1 = every core ran a job the whole time"),
     ]
     out = pd.DataFrame(rows, columns=["metric", "value", "meaning"])
     rules = per_rule.reset_index().rename(columns={"s": "value"})
@@ -173,6 +227,14 @@ def main(argv=None) -> None:
         summary.to_csv(out / "summary.csv", index=False)
         print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     calibration_table(jobs).to_csv(out / "calibration.csv", index=False)  # tests/data/benchmark_*.csv
+    t = timeline(results, jobs)
+    t.to_csv(out / "timeline.csv", index=False)
+    if len(t):
+        conc = concurrency(t, args.cores)
+        conc.to_csv(out / "concurrency.csv", index=False)
+        print(f"\njobs running at once ({t['end'].max():.0f} s from the first job's start to the last one's end; "
+              f"{conc['idle_core_s'].sum():.0f} core-seconds idle on {args.cores} cores):")
+        print(conc.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     table = overhead_table(jobs)
     table.to_csv(out / "overhead.csv", index=False)
     if len(table) > 1:

@@ -80,3 +80,24 @@ def test_results_mode_writes_the_tables(tmp_path, capsys):
     assert "of the jobs' wall time" in capsys.readouterr().out
     assert len(pd.read_csv(tmp_path / "out" / "jobs.csv")) == 1
     assert pd.read_csv(tmp_path / "out" / "overhead.csv")["rule"].tolist() == ["curves", "all"]
+
+
+def test_timeline_and_concurrency_against_a_brute_force_count(tmp_path):
+    """Each job ends at its log's last timestamp and starts its benchmark's seconds before; the
+    seconds with k jobs running agree with a count on a 0.1 s grid, and the idle core-seconds
+    with cores x span - job seconds."""
+    jobs = [("a", "a1", "09:00:10,000", 10.0), ("a", "a2", "09:00:06,000", 4.0), ("b", "b1", "09:00:20,000", 5.0)]
+    for rule, job, end, s in jobs:
+        for kind, text in (("benchmarks", f"s\tmax_rss\tcpu_time\n{s}\t100\t1\n"),
+                           ("logs", f"2026-12-01 09:00:00,500 INFO overopt: threads=1\n2026-12-01 {end} INFO done\n")):
+            (tmp_path / kind / rule).mkdir(parents=True, exist_ok=True)
+            (tmp_path / kind / rule / f"{job}.{'tsv' if kind == 'benchmarks' else 'log'}").write_text(text)
+    t = bench.timeline(tmp_path, bench.rule_costs(tmp_path)).set_index("job")
+    assert t.loc["a1", ["start", "end"]].tolist() == [0.0, 10.0] and t.loc["a2", ["start", "end"]].tolist() == [2.0, 6.0]
+    assert t.loc["b1", ["start", "end"]].tolist() == [15.0, 20.0]
+    conc = bench.concurrency(t.reset_index(), 2).set_index("k")
+    grid = [((t["start"] <= x) & (t["end"] > x)).sum() for x in [i / 10 + 0.05 for i in range(200)]]
+    for k in range(3):
+        assert conc.loc[k, "s"] == pytest.approx(grid.count(k) / 10)
+    assert conc["idle_core_s"].sum() == pytest.approx(2 * 20 - 19)
+    assert conc.loc[1, "rules"].split(",")[0] == "a"  # 6 s of a alone (a1), 5 s of b alone
