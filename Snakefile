@@ -11,6 +11,9 @@ sys.path.insert(0, workflow.basedir)  # the overopt package (jobs: workflow/scri
 from overopt import config as study_config
 from overopt import deps
 from overopt import prefork
+from overopt import scheduler_fix
+
+scheduler_fix.install()  # one re-planning timer, not one per finished job (overopt/scheduler_fix.py)
 
 
 configfile: "config.yaml"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -44,14 +43,14 @@ def _tree_rss(proc) -> int:
 
 
 def run(workdir: Path, configfiles: list[str], cores: int) -> dict:
-    """Run Snakemake cold in ``workdir``, polling the process tree's RSS every 0.2 s."""
+    """Run Snakemake cold in ``workdir``, polling the process tree's RSS and the Snakemake
+    process's own CPU time (its scheduler, which competes with the jobs) every 0.2 s."""
     import psutil
 
     snakemake = Path(sys.executable).parent / "snakemake"
     cmd = [str(snakemake if snakemake.exists() else "snakemake"), "--cores", str(cores), "--snakefile",
            str(ROOT / "Snakefile"), "--directory", str(workdir), "--configfile", *configfiles, "-q"]
     start, peak, own_cpu = time.monotonic(), 0, 0.0
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(workdir / "snakemake.out", "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         ps = psutil.Process(proc.pid)
@@ -64,10 +63,8 @@ def run(workdir: Path, configfiles: list[str], cores: int) -> dict:
             time.sleep(0.2)
     if proc.returncode:
         raise SystemExit(f"snakemake failed (rc {proc.returncode}); see {workdir / 'snakemake.out'}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    tree = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return {"wall_s": time.monotonic() - start, "peak_rss_mb": peak / 2**20, "cores": cores,
-            "snakemake_cpu_s": own_cpu, "tree_cpu_s": tree}
+            "snakemake_cpu_s": own_cpu}
 
 
 def rule_costs(results: Path) -> pd.DataFrame:
@@ -191,8 +188,6 @@ def summarize(run_info: dict, jobs: pd.DataFrame) -> pd.DataFrame:
          "(pool generation + scoring + estimator) / (one generation + one scoring pass per RM)"),
         ("snakemake_cpu_s", run_info.get("snakemake_cpu_s", float("nan")),
          "CPU seconds of the Snakemake process itself (DAG, scheduling, polling)"),
-        ("tree_cpu_s", run_info.get("tree_cpu_s", float("nan")),
-         "CPU seconds of the whole process tree (Snakemake, every job, the prefork server)"),
         ("core_busy_share", jobs["s"].sum() / (run_info["wall_s"] * run_info.get("cores", 1)),
          "job seconds / (wall x cores): 1 = every core ran a job the whole time"),
     ]
