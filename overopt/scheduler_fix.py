@@ -21,10 +21,13 @@ import threading
 
 
 def _one_timer(self, delay) -> None:
-    pending = getattr(self, "_overopt_replan", None)
-    if pending is not None and pending.is_alive():
+    if getattr(self, "_overopt_replan", None) is not None:
         return  # the pending pass will run anyway: a second one would find the same jobs
-    timer = threading.Timer(delay, self._open_jobs.release)
+    def fire():
+        self._overopt_replan = None  # before the release: the pass it starts may arm the next timer
+        self._open_jobs.release()
+
+    timer = threading.Timer(delay, fire)
     timer.daemon = True
     self._overopt_replan = timer
     timer.start()
