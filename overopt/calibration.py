@@ -49,7 +49,7 @@ OVERHEAD_S = {
     "sample_policy_pool": 6.6, "score_pool": 6.9, "label_pairs": 7.0, "train_rm": 8.5, "score_eval": 6.7,
     "train_rl": 8.1, "train_daa": 8.0, "bon_curves": 0.85, "bon_fits": 2.4, "rm_metrics": 0.65, "curves": 0.65,
     "fits": 2.4, "figures": 2.1, "rm_eval": 2.5, "rm_figures": 1.8, "replication": 2.9, "score_runs": 6.9,
-    "role_swap": 2.5, "label_offpolicy": 7.0, "score_teachers": 6.9, "teachers": 2.5,
+    "role_swap": 2.5, "label_offpolicy": 7.0, "label_ood": 7.0, "score_shift": 6.9, "score_teachers": 6.9, "teachers": 2.5,
 }
 # A local run forks its torch jobs from a server that imported the libraries once
 # (overopt.prefork): such a job's fixed cost is Python's start, Snakemake's preamble, the hand-off
@@ -91,8 +91,8 @@ PROCESS_MB = {"prompts": 120, "world": 150, "bon_curves": 135, "bon_fits": 225, 
               "teachers": 225}
 GPU_RULES = {"train_policy", "sample_pool", "score_pool", "label_pairs", "train_rm", "train_rl", "train_daa",
              "sample_ood", "sample_policy_pool", "score_eval", "score_runs", "label_offpolicy",
-             "score_teachers"}  # the rules with `gpu: 1`
+             "label_ood", "score_shift", "score_teachers"}  # the rules with `gpu: 1`
 ORDER = ["prompts", "world", "gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool",
-         "score_pool", "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa", "bon_curves", "bon_fits",
+         "score_pool", "label_pairs", "label_ood", "train_rm", "score_shift", "score_eval", "train_rl", "train_daa", "bon_curves", "bon_fits",
          "rm_metrics", "curves", "score_runs", "role_swap", "label_offpolicy", "score_teachers", "teachers", "fits",
          "figures", "rm_eval", "rm_figures", "replication"]

@@ -231,10 +231,13 @@ def check(config: dict) -> None:
     if batch % rl["num_generations"]:
         raise ConfigError("rl.train.per_device_train_batch_size",
                           f"must be divisible by rl.num_generations ({rl['num_generations']}): it counts completions")
-    if "ppo" in rl["algorithms"] and batch > w["prompts"]["policy_train"]:
+    if rl["prompts"] is not None and rl["prompts"] > w["prompts"]["policy_train"]:
+        raise ConfigError("rl.prompts", f"{rl['prompts']} RL prompts, but world.prompts.policy_train has only "
+                                        f"{w['prompts']['policy_train']}")
+    n_rl = rl["prompts"] or w["prompts"]["policy_train"]
+    if "ppo" in rl["algorithms"] and batch > n_rl:
         raise ConfigError("rl.train.per_device_train_batch_size", f"PPO needs at least {batch} training prompts, "
-                                                                  f"world.prompts.policy_train is "
-                                                                  f"{w['prompts']['policy_train']}")
+                                                                  f"RL has {n_rl} (rl.prompts, world.prompts.policy_train)")
     _check_unique("rl", rl, ("algorithms", "kl_coefs", "seeds"))
     _check_path_numbers("rl.kl_coefs", rl["kl_coefs"])
     for i, sweep in enumerate(rl["sweeps"]):

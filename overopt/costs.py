@@ -192,6 +192,7 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
         daa_runs,
         flip_family,
         mix_family,
+        shift_family,
         policies,
         proxies,
         rl_runs,
@@ -274,6 +275,12 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
             Work().sample(pols[pi], n_off, tok, gb).forward(gold, n_off, S, sb).load(pols[pi], gold),
             [(pols[pi], "infer"), (gold, "infer")],
             max(_act_sample(pols[pi], min(gb, n_off), tok), _act_forward(gold, min(sb, n_off), S, False)))
+    n_ood = w["prompts"]["ood"] * 2 * c["shift"]["ood_pairs"]
+    if shift_family(c):
+        add("label_ood", "label_ood", [pol_dep(pi), ("gold_rm", "gold_rm"), ("score_pool", "gold"), ("prompts", "prompts")],
+            Work().sample(pols[pi], n_ood, tok, gb).forward(gold, n_ood, S, sb).load(pols[pi], gold),
+            [(pols[pi], "infer"), (gold, "infer")],
+            max(_act_sample(pols[pi], min(gb, n_ood), tok), _act_forward(gold, min(sb, n_ood), S, False)))
     tr = c["proxy"]["train"]
     for p in trained(c):
         m, b = rms[p["id"]], tr["per_device_train_batch_size"]
@@ -286,6 +293,9 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
             act = max(act, _act_forward(m, 2 * b * M, S, False))
         off = ("label_offpolicy", "label_offpolicy") if p["onpolicy"] < 1 else None
         add("train_rm", p["id"], [("label_pairs", "label_pairs"), off, pol_dep(pi)], work, [(m, "train32")], act)
+        if p["cue"]:  # the OOD pairs clean and with the cue on either side: 4 scores a pair
+            add("score_shift", p["id"], [("train_rm", p["id"]), ("label_ood", "label_ood")],
+                Work().forward(m, 2 * n_ood, S, sb).load(m), [(m, "infer")], _act_forward(m, min(sb, 2 * n_ood), S, False))
     extra_n = ood_n + len(more) * w["prompts"]["eval"] * ev["k"] + min(ev["swap_prompts"], w["prompts"]["eval"]) * 2 * (
         1 + ev["swaps"])
     for t in evaluated:

@@ -43,7 +43,7 @@ PID_ENV = "OVEROPT_PREFORK_PID"
 STARTED_ENV = "OVEROPT_JOB_STARTED"  # a forked job's client's start time (runtime's overhead line)
 TORCH_RULES = {"gold_rm", "train_policy", "sample_pool", "sample_ood", "sample_policy_pool", "score_pool",
                "label_pairs", "train_rm", "score_eval", "train_rl", "train_daa", "score_runs", "label_offpolicy",
-               "score_teachers"}  # the rules whose jobs import torch (the rest never do); overopt.costs too
+               "label_ood", "score_shift", "score_teachers"}  # the rules whose jobs import torch (the rest never do); overopt.costs too
 WAIT_S = 60.0  # how long a job waits for a server process to open its socket
 # Library settings read from the environment when a library is imported, so the server needs
 # them before it imports anything (runtime.setup sets the same ones for a job in its own process).

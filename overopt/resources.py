@@ -114,7 +114,7 @@ def _models(config) -> dict:
 def estimate(config: dict) -> dict[str, dict]:
     """Rule name -> {"mem_mb": estimated peak RSS in MB, "key": the config key that drives it},
     for every rule whose memory the config drives, from a validated config."""
-    from overopt.targets import run_scorers
+    from overopt.targets import run_scorers, shift_family
 
     c, m = config, _models(config)
     g = lambda key: _get(c, key)  # noqa: E731
@@ -151,6 +151,7 @@ def estimate(config: dict) -> dict[str, dict]:
                             _forward(c, m["rm"], score)),
         "score_runs": _peak(TORCH_MB, _weights(c, m["proxy"], 1), _forward(c, m["proxy"], score)),
         "score_teachers": _peak(TORCH_MB, _weights(c, m["rm"], 1), _forward(c, m["rm"], score)),
+        "score_shift": _peak(TORCH_MB, _weights(c, m["rm"], 1), _forward(c, m["rm"], score)),
         # the trained policy (x4; PPO trains a value model of its shape too) and pi_ref
         "train_rl": _peak(TORCH_MB, _weights(c, m["policies"], 9 if "ppo" in rl["algorithms"] else 5)
                           + _weights(c, m["rl_rm"], 1) + _weights(c, m["gold"], 1),
@@ -172,10 +173,12 @@ def estimate(config: dict) -> dict[str, dict]:
         "rm_eval": _peak(LIGHT_MB, [(8, (m["n_rms"], eval_, N)), (6 * 8, (g("rm_eval.n_boot"), m["n_rms"]))]),
     }
     out["label_offpolicy"] = out["label_pairs"]  # the same sampling and scoring, fewer prompts
+    out["label_ood"] = out["label_pairs"]  # gold's scoring alone: label_pairs' bound
     skip = {"gold_rm": not m["gold"][1], "train_policy": not m["policies"][1],
             "sample_policy_pool": not c["policy"]["more_sizes"], "train_daa": not daa["losses"],
             "score_runs": not run_scorers(c),
-            "score_teachers": not c["mix"]["onpolicy_fractions"], "label_offpolicy": not c["mix"]["onpolicy_fractions"]}
+            "score_teachers": not c["mix"]["onpolicy_fractions"], "label_offpolicy": not c["mix"]["onpolicy_fractions"],
+            "label_ood": not shift_family(c), "score_shift": not shift_family(c)}
     return {rule: e for rule, e in out.items() if not skip.get(rule)}
 
 

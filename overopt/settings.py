@@ -82,6 +82,30 @@ class ExtraScores(Score):
 
 
 @dataclass(frozen=True)
+class ShiftScores(Score):
+    """A shift proxy (``id``, model ``rm``) scoring the OOD prompts' pairs with its ``cue``."""
+
+    id: str
+    cue: str
+
+
+@dataclass(frozen=True)
+class OODPairs:
+    """Gold-labeled pairs of ``policy``'s samples on the OOD prompts (Mao's shift on new
+    prompts), ``pairs_per_prompt`` per prompt."""
+
+    policy: str
+    gold: str
+    pairs_per_prompt: int
+    response_len: int
+    sample_batch_size: int
+    score_batch_size: int
+    trust_remote_code: bool
+    dtype: str  # float32, bfloat16 or auto (overopt.runtime.compute_dtype)
+    seed: int
+
+
+@dataclass(frozen=True)
 class RunScores(Score):
     """One role-swap member's scores of the role-swap RL runs' evaluation samples."""
 
@@ -101,7 +125,8 @@ class Teachers:
     """Razin's design: the mix members (decreasing on-policy share), the gold RM, the flat
     teacher (id and transform, or None), the students (pi_init first), reward variance over the
     first ``k`` samples per eval prompt, the increases at ``rl_step`` (None: the last) of the
-    runs in ``setting`` (algorithm, kl_coef, rl_seed)."""
+    runs in ``setting`` (algorithm, kl_coef, rl_seed); ``pass_per_step``: the share of the RL
+    prompts one step of that algorithm trains on (a step's prompts over ``rl.prompts``)."""
 
     members: list
     gold: str
@@ -109,6 +134,7 @@ class Teachers:
     students: list
     k: int
     rl_step: int | None
+    pass_per_step: float
     setting: dict
     n_boot: int
     level: float
@@ -219,6 +245,7 @@ class RL(PolicyRun):
     kl_coef: float
     target: dict  # id, kind, model, transform
     steps: int
+    prompts: int | None  # the first k policy_train prompts (None: all)
     num_generations: int
     eval_every: int
     study_seed: int

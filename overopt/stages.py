@@ -17,6 +17,7 @@ from overopt.settings import (
     Gold,
     Labels,
     OffPolicyLabels,
+    OODPairs,
     Policy,
     Pool,
     Prompts,
@@ -26,6 +27,7 @@ from overopt.settings import (
     RoleSwap,
     RunScores,
     Score,
+    ShiftScores,
     Teachers,
     TeacherScores,
     World,
@@ -101,9 +103,14 @@ class Stages:
     def teachers(self) -> dict:
         flat = [t for t in self.targets.of_kind(target_grid.REFERENCE) if t.family == target_grid.FLAT]
         setting = {k: v for k, v in self.setting.items() if k != "policy"}  # every student runs it
+        rl = self.c["rl"]
+        batch = rl["train"]["per_device_train_batch_size"]  # RLOO: completions, num_generations per prompt
+        per_step = batch // rl["num_generations"] if setting["algorithm"] == "rloo" else batch
+        n_prompts = rl["prompts"] or self.c["world"]["prompts"]["policy_train"]
         return to_hp(Teachers([t.id for t in self.targets.mix], self.targets.gold.id,
                               {"id": flat[0].id, "transform": flat[0].transform} if flat else None,
-                              target_grid.students(self.c), self.c["rm_eval"]["k"], self.c["mix"]["rl_step"], setting,
+                              target_grid.students(self.c), self.c["rm_eval"]["k"], self.c["mix"]["rl_step"],
+                              per_step / n_prompts, setting,
                               self.c["rm_eval"]["n_boot"], self.c["fit"]["level"], self.c["seed"]))
 
     def role_swap(self) -> dict:
@@ -122,6 +129,16 @@ class Stages:
                             self.pi_init, gold_model(self.c), self.c["response_len"], self.c["sample_batch_size"],
                             self.c["score_batch_size"], self.c["trust_remote_code"], self.c["dtype"],
                             self.c["seed"] + 5))
+
+    def shift_scores(self, rm: str) -> dict:
+        t = self.targets[rm]
+        return to_hp(ShiftScores(t.model, self.c["score_batch_size"], self.c["trust_remote_code"], self.c["dtype"],
+                                 t.chat, rm, t.grid["cue"]["text"]))
+
+    def ood_pairs(self) -> dict:
+        return to_hp(OODPairs(self.pi_init, gold_model(self.c), self.c["shift"]["ood_pairs"], self.c["response_len"],
+                              self.c["sample_batch_size"], self.c["score_batch_size"], self.c["trust_remote_code"],
+                              self.c["dtype"], self.c["seed"] + 8))
 
     def offpolicy_labels(self) -> dict:
         lab, mx = self.labels(), self.c["mix"]
@@ -144,7 +161,8 @@ class Stages:
         rl, t = self.c["rl"], self.targets[rm]
         target = {"id": t.id, "kind": t.kind, "model": t.model, "transform": t.transform}
         return to_hp(RL(**self._run(rl, policy, seed), algorithm=algo, kl_coef=float(kl), target=target,
-                        steps=rl["steps"], num_generations=rl["num_generations"], eval_every=rl["eval_every"],
+                        steps=rl["steps"], prompts=rl["prompts"], num_generations=rl["num_generations"],
+                        eval_every=rl["eval_every"],
                         study_seed=self.c["seed"]))
 
     def daa(self, policy: str, loss: str, beta: str, seed: str) -> dict:

@@ -48,6 +48,7 @@ BAD = [
     (lambda c: c["proxy"].update(data_sizes=[2000, 100000]), "world.prompts.rm_train", "needs"),
     (lambda c: c["proxy"]["sizes"][0]["arch"].update(n_head=3), "proxy.sizes[0].arch", "divisible"),
     (lambda c: c["rl"].update(algorithms=["reinforce"]), "rl.algorithms[0]", "is not one of"),
+    (lambda c: c["rl"].update(prompts=1001), "rl.prompts", "policy_train has only 1000"),
     (lambda c: c["policy"].update(more_sizes_targets=["huge-d1-bt-s0"]), "policy.more_sizes_targets",
      "not an RL target"),
     (lambda c: c["policy"]["more_sizes"].append({"name": "small", "arch": {"n_embd": 8, "n_layer": 1, "n_head": 2}}),
@@ -145,3 +146,15 @@ def test_extra_seeds_off_ignores_its_data_sizes(base):
     cfg["proxy"].update(extra_seeds={"data_sizes": [1000], "seeds": [1]})
     with pytest.raises(C.ConfigError, match="proxy.extra_seeds.data_sizes"):
         C.validate(cfg)
+
+
+
+def test_rl_prompts_make_the_default_runs_one_pass(base):
+    """rl.prompts cuts the RL prompts to the first k: the default's runs are one pass over them,
+    which the teachers table reads its increases after (rl_passes = 1)."""
+    from overopt.stages import Stages
+
+    cfg = C.validate(copy.deepcopy(base))
+    rl = cfg["rl"]
+    assert rl["steps"] * rl["train"]["per_device_train_batch_size"] // rl["num_generations"] == rl["prompts"]
+    assert Stages(cfg).teachers()["pass_per_step"] * rl["steps"] == pytest.approx(1.0)

@@ -115,3 +115,25 @@ def test_real_model_preset_plans_offline(root, snakemake_bin, tmp_path):
     assert re.search(r"^gold_rm\s+1$", stats, re.M)
     assert re.findall(r"rule gold_rm:.*?\n\s+output: ([^\n]*)", text, re.S) == ["results/rms/gold/metrics.json"]
     assert "EleutherAI/pythia-14m" in text or "p14m-d2000-bt-s0" in text
+
+
+def test_rm_metrics_merges_extra_columns_by_rm(tmp_path):
+    """rm_metrics.csv: one row per metrics.json, with the shift proxies' ood_shift.json columns
+    merged in by RM (NaN for the others); an extra file for an unknown RM is an error."""
+    import json
+
+    from overopt.tables.curves import RM_COLUMNS, rm_metrics
+
+    paths = []
+    for rm in ("a", "b"):
+        p = tmp_path / f"{rm}.json"
+        p.write_text(json.dumps({**{k: None for k in RM_COLUMNS}, "rm": rm, "gold_accuracy": 0.7}))
+        paths.append(str(p))
+    extra = tmp_path / "b_ood.json"
+    extra.write_text(json.dumps({"rm": "b", "ood_shift_accuracy": 0.4}))
+    t = rm_metrics(paths, [str(extra)])
+    assert list(t["rm"]) == ["a", "b"] and np.isnan(t.loc[0, "ood_shift_accuracy"]) and t.loc[1, "ood_shift_accuracy"] == 0.4
+    assert rm_metrics(paths).shape == (2, len(RM_COLUMNS) + 1)
+    extra.write_text(json.dumps({"rm": "c", "ood_shift_accuracy": 0.4}))
+    with pytest.raises(ValueError, match="'c'"):
+        rm_metrics(paths, [str(extra)])

@@ -39,7 +39,9 @@ def test_default_job_counts_by_hand(root):
                  "sample_policy_pool": 1, "score_pool": 1 + proxies, "label_pairs": 1, "train_rm": proxies,
                  "score_eval": 1 + 20 + 16, "train_rl": rl, "train_daa": 2 * 4 * 4, "bon_curves": 1, "bon_fits": 1,
                  "rm_metrics": 1, "curves": 1, "fits": 1, "figures": 1, "rm_eval": 1, "rm_figures": 1,
-                 "score_runs": 8 + 20 - 1, "role_swap": 1, "label_offpolicy": 1, "score_teachers": 5 + 1, "teachers": 1,
+                 "score_runs": 8 + 20 - 1, "role_swap": 1, "label_offpolicy": 1, "label_ood": 1, "score_shift": 6,
+                 "score_teachers": 5 + 1,
+                 "teachers": 1,
                  "replication": 1}
 
 
@@ -125,8 +127,14 @@ def test_cli_writes_csv(root, tmp_path, capsys):
 
     rules, jobs = pd.read_csv(tmp_path / "plan.csv"), pd.read_csv(tmp_path / "jobs.csv")
     assert set(rules.columns) >= {"rule", "jobs", "median_s", "total_s", "gpu_h", "cpu_mb", "gpu_mb"}
-    assert rules["jobs"].sum() == len(jobs) == 128  # the Snakemake plan's 129 jobs less `all`
+    assert rules["jobs"].sum() == len(jobs) == 133  # the Snakemake plan's 134 jobs less `all`
     assert "wall time on 2 cores" in capsys.readouterr().out
+
+
+# Rules added after the checked-in measurements (their headers give the commit): planned, not yet
+# in the tables; each is a small job (label_ood: 1,600 samples scored by gold; score_shift: 3,200
+# scores by a shift proxy).
+NEWER_THAN_MEASURED = {"label_ood", "score_shift"}
 
 
 @pytest.mark.parametrize("preset,table,preforked", [("default", "default", True), ("tiny", "tiny", True),
@@ -141,6 +149,7 @@ def test_plan_within_2x_of_measured(root, preset, table, preforked):
     plan = P.cost(config(root, *([] if preset == "default" else [preset])), root / "profiles/default", cores=2,
                   preforked=preforked)
     table = P.compare(plan, P.measured(DATA / f"benchmark_{table}.csv"))
+    table = table[~table["rule"].isin(NEWER_THAN_MEASURED) | table["jobs"].notna()]
     assert (table["jobs"] == table["jobs_plan"]).all(), table
     assert not table.isna().any().any(), table  # the same rules on both sides
     timed = table[table["median_s"] >= (0.5 if preforked else 1)]

@@ -53,7 +53,7 @@ def _world(rng, P=6, N=10, k=5):
                              "kl_coef": 0.1, "rl_seed": 0, "step": step, "gold": 1 + g * f, "proxy": 2 + 2 * g * f,
                              "gold_se": 0.03, "proxy_se": 0.04})
     s = Teachers(members=["a", "b"], gold="gold", flat={"id": "gold_flat", "transform": {"flat": 0.01}},
-                 students=["small", "large"], k=k, rl_step=None,
+                 students=["small", "large"], k=k, rl_step=None, pass_per_step=0.25,
                  setting={"algorithm": "rloo", "kl_coef": 0.1, "rl_seed": 0}, n_boot=200, level=0.95, seed=0)
     return s, pool, extra, meta, pd.DataFrame(rows), prompts
 
@@ -89,7 +89,7 @@ def test_teacher_rows_match_brute_force():
     assert t.loc[("small", "gold_flat"), "acc_offpolicy"] == t.loc[("small", "gold"), "acc_offpolicy"] == 1.0
     assert t.loc[("small", "a"), "acc_labeled"] == 0.8 and t.loc[("small", "gold"), "acc_labeled"] == 1.0
     r = t.loc[("large", "b")]
-    assert r["rl_step"] == 4 and r["gold_gain"] == pytest.approx(0.4) and r["proxy_gain"] == pytest.approx(0.8)
+    assert r["rl_step"] == 4 and r["rl_passes"] == 1.0 and r["gold_gain"] == pytest.approx(0.4) and r["proxy_gain"] == pytest.approx(0.8)
     assert r["gold_gain_se"] == pytest.approx(np.hypot(0.03, 0.03)) and r["student_params"] == 99
     assert t.loc[("small", "gold_flat"), "family"] == "flat" and t.loc[("small", "a"), "onpolicy_fraction"] == 1.0
     s2 = Teachers(**{**s.__dict__, "rl_step": 2})

@@ -282,8 +282,8 @@ ALL_CLAIMS = {"bon_gold_peaks_smallest_proxy", "rl_gold_peaks_smallest_proxy", "
               "kl_penalty_keeps_gold_frontier", "kl_penalty_widens_gap", "larger_policy_peaks_at_same_kl",
               "daa_gold_is_hump", "daa_small_beta_peaks_in_first_epoch", "daa_rl_form_beats_quadratic",
               "implicit_acc_does_not_track_gold", "acc_ndr_weak_bon", "acc_ndr_weak_rl_step", "acc_ndr_weak_rl_kl",
-              "acc_ndr_weak_bon_grid", "acc_ndr_weak_rl_step_grid", "acc_ndr_weak_rl_kl_grid", "best_accuracy_variant", "shift_hurts_bt", "pfr_beats_bt_under_shift", "pfr_bon_gold_above_bt",
-              "pfr_rl_gold_above_bt", "variance_predicts_gold_gain", "variance_and_accuracy_beat_accuracy",
+              "acc_ndr_weak_bon_grid", "acc_ndr_weak_rl_step_grid", "acc_ndr_weak_rl_kl_grid", "best_accuracy_variant", "shift_hurts_bt", "pfr_beats_bt_under_shift", "shift_hurts_bt_ood",
+              "pfr_beats_bt_under_ood_shift", "pfr_bon_gold_above_bt", "pfr_rl_gold_above_bt", "variance_predicts_gold_gain", "variance_and_accuracy_beat_accuracy",
               "flat_teacher_slower", "best_teacher_depends_on_student"}
 
 
@@ -402,3 +402,26 @@ def test_real_tiny_tables_with_an_arm_off(arm, claims):
     off = t[t["claim"].isin(claims)]
     assert (off["verdict"] == INCONCLUSIVE).all() and (off["n"] == 0).all(), off[["claim", "description"]]
     assert off["description"].str.startswith("not run: ").all()
+
+
+def test_mao_shift_claims_read_the_cue_family_by_seed_in_and_out_of_distribution():
+    """Mao's accuracy claims are t-intervals over seeds of bt's drop and of pfr minus bt, on the
+    proxies' own held-out pairs and on the OOD pairs (``ood_*``); other families are ignored."""
+    rows = []
+    for seed, (bt_ood, pfr_ood) in enumerate([(0.52, 0.60), (0.50, 0.61), (0.55, 0.62)]):
+        for obj, shift_ood in (("bt", bt_ood), ("pfr", pfr_ood)):
+            rows.append({"rm": f"s-d600-cue-{obj}-s{seed}", "family": "cue", "objective": obj, "seed": seed,
+                         "gold_accuracy": 0.80, "shift_accuracy": 0.6 + 0.01 * seed + (obj == "pfr") * 0.05,
+                         "ood_gold_accuracy": 0.75, "ood_shift_accuracy": shift_ood})
+    rows.append({"rm": "s-d600-bt-s0", "family": "grid", "objective": "bt", "seed": 0, "gold_accuracy": 0.9})
+    curves = pd.concat([bon(_rm("xs", 1000), 1.0, 0.4)])
+    t = replication_table(curves, fits_of(curves), rm_metrics=pd.DataFrame(rows))
+    r = one(t, "shift_hurts_bt_ood")
+    assert r["value"] == pytest.approx(0.75 - np.mean([0.52, 0.50, 0.55])) and r["n"] == 3
+    assert r["verdict"] == REPLICATED
+    r = one(t, "pfr_beats_bt_under_ood_shift")
+    assert r["value"] == pytest.approx(np.mean([0.08, 0.11, 0.07])) and r["verdict"] == REPLICATED
+    assert one(t, "pfr_beats_bt_under_shift")["value"] == pytest.approx(0.05)
+    old = pd.DataFrame(rows).drop(columns=["ood_gold_accuracy", "ood_shift_accuracy"])  # a run before the OOD pairs
+    r = one(replication_table(curves, fits_of(curves), rm_metrics=old), "shift_hurts_bt_ood")
+    assert r["n"] == 0 and r["verdict"] == INCONCLUSIVE and one(t, "shift_hurts_bt")["n"] == 3

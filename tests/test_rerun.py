@@ -24,7 +24,8 @@ AGGREGATES = {"bon_curves": 1, "bon_fits": 1, "rm_metrics": 1, **RL_ONLY}
 # Razin's mix: 2 members beside the grid's s-d600-bt-s0, RLOO of both students against the 3, gold
 # and the flat teacher (6 runs beyond the grid's), the members' and gold's scores of the off-policy
 # pairs and of the larger policy's pool, and the teachers table (it reads curves)
-PROXIES = {"train_rm": 10 + 3 + 4 + 2, "score_pool": 10 + 3 + 4 + 2, "score_eval": 10, "score_teachers": 3}
+PROXIES = {"train_rm": 10 + 3 + 4 + 2, "score_pool": 10 + 3 + 4 + 2, "score_eval": 10, "score_teachers": 3,
+           "score_shift": 4}  # the shift proxies' accuracies on the OOD prompts' pairs
 PROXY_RL = {"train_rl": 2 * 8 + 3 + 4 + 5}  # the mix: small vs 2 members, large vs the 3
 GRID_RL = {"train_rl": 2 * 10 + 2}
 ALL_RL = {"train_rl": 2 * 10 + 2 + 3 + 3 + 4 + 6}
@@ -109,7 +110,7 @@ def test_pfr_setting_plans_only_pfr_proxies_and_downstream(snakemake_bin, tiny_r
     # the grid's 4 pfr proxies and the shift's 2; the role swap's grid view holds the grid's: every
     # grid proxy scores the new runs against the pfr proxies
     assert plan == Counter({"train_rm": 4 + 2, "score_pool": 4 + 2, "score_eval": 4, "train_rl": 2 * 4 + 2,
-                            **AGGREGATES, "score_runs": 8, "role_swap": 1})
+                            "score_shift": 2, **AGGREGATES, "score_runs": 8, "role_swap": 1})
 
 
 @pytest.mark.parametrize("overlay,expected", [
@@ -141,7 +142,7 @@ def test_checkpoint_frequency_is_not_a_change(snakemake_bin, tiny_repo, tiny_run
     ("tables/rm_eval", {"rm_eval": 1, "figures": 1, "rm_figures": 1, "all": 1}),  # figure jobs reach every drawer
     ("figures/layout", {"figures": 1, "rm_figures": 1, "all": 1}),  # rm_figures draws with its helpers
     ("figures/wen", {"figures": 1, "rm_figures": 1, "all": 1}),  # both jobs draw through the registry
-    ("data/labels", {"label_pairs": 1, "label_offpolicy": 1, **PROXIES, "score_teachers": 4, **PROXY_RL, **DAA,
+    ("data/labels", {"label_pairs": 1, "label_offpolicy": 1, "label_ood": 1, **PROXIES, "score_teachers": 4, **PROXY_RL, **DAA,
                      **AGGREGATES, **SWAP}),
     ("train/evaluate", {**ALL_RL, **DAA, **RL_ONLY, **SWAP}),  # RL and DAA measure their checkpoints with it
     ("train/rl", {**ALL_RL, **RL_ONLY, **SWAP}),

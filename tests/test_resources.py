@@ -9,7 +9,7 @@ from overopt import config as C
 from overopt import resources as R
 
 TORCH_RULES = ["prompts", "world", "gold_rm", "train_policy", "label_pairs", "train_rm", "sample_pool", "score_pool",
-               "score_runs", "label_offpolicy", "score_teachers",
+               "score_runs", "label_offpolicy", "label_ood", "score_shift", "score_teachers",
                "sample_ood", "sample_policy_pool", "score_eval", "train_rl", "train_daa"]
 
 

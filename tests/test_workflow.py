@@ -222,6 +222,12 @@ def test_the_papers_designs_run(tiny_run, tiny_config):
     cue = metrics[metrics.family == targets.CUE]
     assert len(cue) == 2 * 2 and cue[["shift_accuracy", "cue_accuracy"]].notna().all().all()
     assert (cue["cue_accuracy"] > cue["shift_accuracy"]).all()  # the planted cue was learned
+    ood = ["ood_gold_accuracy", "ood_shift_accuracy", "ood_cue_accuracy"]  # the shift on the OOD prompts' pairs
+    assert cue[ood].notna().all().all() and metrics.loc[metrics.family != targets.CUE, ood].isna().all().all()
+    ood_pairs = pd.read_csv(tiny_run / "results" / "labels" / "ood_pairs.csv")
+    n = tiny_config["world"]["prompts"]["ood"] * tiny_config["shift"]["ood_pairs"]
+    assert len(ood_pairs) == n and (ood_pairs["split"] == "heldout").all()
+    assert (ood_pairs["gold_chosen"] >= ood_pairs["gold_rejected"]).all() and ood_pairs["prompt_id"].str.startswith("ood-").all()
     mix = metrics[metrics.family == targets.MIX]
     assert sorted(mix["onpolicy_fraction"]) == [0.0, 0.5] and (metrics["onpolicy_fraction"].dropna() <= 1).all()
     teach = pd.read_csv(t / "teachers.csv")

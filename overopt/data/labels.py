@@ -112,3 +112,25 @@ def make_pairs(s, gold_norm: str, prompts_csv: str, out_csv: str, temperature: f
     g = gold.scores(prompts["prompt"].to_numpy()[resp["prompt_idx"]].tolist(), resp["response"].tolist(),
                     progress="gold scores")
     label_pairs(prompts, resp, g, s.mode, s.flip_rate, n, s.seed + 1).to_csv(out_csv, index=False)
+
+
+def ood_pairs(s, gold_norm: str, prompts_csv: str, out_csv: str) -> None:
+    """Held-out pairs on the OOD prompts (the held-out topic) for Mao's shift (``settings.OODPairs``):
+    ``2 * s.pairs_per_prompt`` pi_init samples per OOD prompt, paired as (0, 1), (2, 3), ... so no
+    response is in two pairs, scored by gold and labeled hard, no flips (the higher gold is
+    chosen). Sampled here, not taken from the RM evaluation's OOD pool, so no ``rm_eval`` key
+    retrains the shift proxies."""
+    from overopt.data.sampling import sample_responses
+    from overopt.data.splits import eval_prompts
+    from overopt.models import RewardModel, load_policy
+
+    prompts, half = eval_prompts(prompts_csv, "ood"), s.pairs_per_prompt
+    model, tok = load_policy(s.policy, s.trust_remote_code)
+    pool = sample_responses(model, tok, prompts["prompt"].tolist(), 2 * half, s.response_len, s.sample_batch_size,
+                            s.seed, progress="OOD pair samples")
+    gold = RewardModel.load(s.gold, gold_norm, s.trust_remote_code, s.score_batch_size)
+    g = gold.scores(prompts["prompt"].to_numpy()[pool["prompt_idx"]].tolist(), pool["response"].tolist(),
+                    progress="gold scores of the OOD pairs")
+    resp = pool.assign(prompt_idx=pool["prompt_idx"] * half + pool["sample"] // 2, sample=pool["sample"] % 2)
+    per_pair = prompts.iloc[np.repeat(np.arange(len(prompts)), half)].reset_index(drop=True)
+    label_pairs(per_pair, resp, g, "hard", 0.0, 0, s.seed).to_csv(out_csv, index=False)

@@ -112,19 +112,22 @@ def bt_vs_pfr_figure(t, stem) -> None:
 
 
 SHIFT_ACC = {"gold_accuracy": "clean", "cue_accuracy": "cue on chosen\n(as in training)",
-             "shift_accuracy": "cue on rejected\n(the shift)"}
+             "shift_accuracy": "cue on rejected\n(the shift)", "ood_gold_accuracy": "OOD prompts,\nclean",
+             "ood_shift_accuracy": "OOD prompts,\ncue on rejected"}
 
 
 def shift_figure(t, stem) -> None:
     """Mao et al. 2025's shift: the cue family's bt and pfr proxies (one point per seed, the
     mean as a bar) on held-out pairs clean, with the training cue on the chosen side, and with
-    it on the rejected side; and the gold of best-of-n against each (mean over seeds, ±1 SE
+    it on the rejected side, then on pairs of the OOD prompts clean and with the cue on the
+    rejected side; and the gold of best-of-n against each (mean over seeds, ±1 SE
     over seeds where there are several)."""
     from overopt.targets import CUE
 
     m, curves = t["rm_metrics"], t["curves"]
     cue = m[m["family"] == CUE] if "family" in m else m.iloc[:0]
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.4), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(13.5, 4.4), squeeze=False, layout="constrained",
+                             gridspec_kw={"width_ratios": [1.5, 1]})
     ax = axes[0, 0]
     width = 0.38
     for j, obj in enumerate(("bt", "pfr")):
@@ -136,7 +139,7 @@ def shift_figure(t, stem) -> None:
             x = i + (j - 0.5) * width
             ax.bar(x, v.mean(), width * 0.9, color=OBJ_COLORS[obj], alpha=0.5, label=obj if i == 0 else None)
             ax.plot(np.full(len(v), x), v, "o", color=OBJ_COLORS[obj], ms=4)
-    ax.set_xticks(range(len(SHIFT_ACC)), list(SHIFT_ACC.values()), fontsize=9)
+    ax.set_xticks(range(len(SHIFT_ACC)), list(SHIFT_ACC.values()), fontsize=8.5)
     ax.axhline(0.5, color="grey", lw=0.6, ls=":")
     ax.set_ylabel(f"held-out accuracy vs gold\n{ACC_UNIT}")
     ax.set_title("accuracy with a response-only cue (points: seeds)", fontsize=10)

@@ -64,5 +64,14 @@ def concat_csv(paths: list[str], rl_steps: list[int] | None = None) -> pd.DataFr
     return pd.concat(frames, ignore_index=True)
 
 
-def rm_metrics(paths: list[str]) -> pd.DataFrame:
-    return pd.DataFrame([read_json(p, RM_COLUMNS) for p in paths])
+def rm_metrics(paths: list[str], extra: list[str] = ()) -> pd.DataFrame:
+    """One row per proxy from its metrics.json; ``extra``: JSON objects with an ``rm`` key and
+    more columns of that proxy's row (the shift proxies' ``ood_shift.json``)."""
+    table = pd.DataFrame([read_json(p, RM_COLUMNS) for p in paths])
+    more = pd.DataFrame([read_json(p, ["rm"]) for p in extra])
+    if more.empty:
+        return table
+    unknown = sorted(set(more["rm"]) - set(table["rm"]))
+    if unknown:
+        raise ValueError(f"extra metrics for RMs without a metrics.json: {unknown}")
+    return table.merge(more, on="rm", how="left")

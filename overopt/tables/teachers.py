@@ -28,7 +28,7 @@ COMBO = ("variance", "acc_onpolicy")  # Razin's best predictor: variance and acc
 INCREASES = ["gold_gain", "proxy_gain"]
 GAINS = ["gold_gain", "gold_gain_se", "gold_step_se", "proxy_gain", "proxy_gain_se"]
 COLUMNS = ["student", "student_params", "teacher", "kind", "family", "onpolicy_fraction", "params", *PROPERTIES,
-           "algorithm", "kl_coef", "rl_seed", "rl_step", *GAINS, "gold_seed_var", "seed_groups"]
+           "algorithm", "kl_coef", "rl_seed", "rl_step", "rl_passes", *GAINS, "gold_seed_var", "seed_groups"]
 
 
 def _increase(curves: pd.DataFrame, student: str, teacher: str, setting: dict, step: int | None) -> dict:
@@ -106,6 +106,7 @@ def teacher_table(s, pool: dict, extra: dict, meta: pd.DataFrame, curves: pd.Dat
                    "acc_labeled": meta.at[t, "gold_accuracy"] if member else 1.0,
                    **s.setting, **_increase(curves, student, t, s.setting, s.rl_step),
                    "gold_seed_var": tau2, "seed_groups": groups}
+            row["rl_passes"] = row["rl_step"] * s.pass_per_step
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 

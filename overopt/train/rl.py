@@ -97,7 +97,7 @@ def train_rl(s, target_norm: str, gold_norm: str, prompts_csv: str, checkpoint_d
         s.gold, gold_norm, s.trust_remote_code, ev["score_batch_size"])
     proxy = Transformed(target_rm, s.target["transform"]) if s.target["transform"] else target_rm
     ref, tok = load_policy(s.policy, s.trust_remote_code)
-    train_prompts = eval_prompts(prompts_csv, "policy_train")["prompt"].tolist()
+    train_prompts = eval_prompts(prompts_csv, "policy_train")["prompt"].tolist()[:s.prompts]
     evaluate = Evaluator(ref, tok, eval_prompts(prompts_csv, "eval")["prompt"].tolist()[:ev["eval_prompts"]],
                          ev["eval_samples"], ev["response_len"], gold_rm, proxy, s.seed)
 

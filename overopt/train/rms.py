@@ -106,16 +106,21 @@ def heldout_metrics(rm: RewardModel, heldout: pd.DataFrame) -> dict:
     }
 
 
-def shift_metrics(rm: RewardModel, heldout: pd.DataFrame, cue: str) -> dict:
-    """Accuracy against gold on the held-out pairs with the training cue on the rejected
+def shift_metrics(rm: RewardModel, heldout: pd.DataFrame, cue: str, prefix: str = "") -> dict:
+    """Accuracy against gold on held-out pairs with the training cue on the rejected
     response (``shift_accuracy``: the cue now points the wrong way) and on the chosen one
-    (``cue_accuracy``): a prompt-blind RM that learned the cue fails the first."""
+    (``cue_accuracy``): a prompt-blind RM that learned the cue fails the first. With a
+    ``prefix`` (other pairs than the proxy's own held-out ones), the clean accuracy too
+    (``<prefix>gold_accuracy``)."""
     prompts, gold_gap = heldout["prompt"].tolist(), heldout["gold_chosen"].to_numpy() - heldout["gold_rejected"].to_numpy()
     chosen, rejected = heldout["chosen"].tolist(), heldout["rejected"].tolist()
     clean_c, clean_r = rm.raw_scores(prompts, chosen), rm.raw_scores(prompts, rejected)
     cued_c, cued_r = rm.raw_scores(prompts, [r + cue for r in chosen]), rm.raw_scores(prompts, [r + cue for r in rejected])
-    return {"shift_accuracy": pairwise_accuracy(clean_c - cued_r, gold_gap),
-            "cue_accuracy": pairwise_accuracy(cued_c - clean_r, gold_gap)}
+    out = {"shift_accuracy": pairwise_accuracy(clean_c - cued_r, gold_gap),
+           "cue_accuracy": pairwise_accuracy(cued_c - clean_r, gold_gap)}
+    if prefix:
+        out["gold_accuracy"] = pairwise_accuracy(clean_c - clean_r, gold_gap)
+    return {prefix + k: v for k, v in out.items()}
 
 
 def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = None, save_steps: int = 0,
@@ -171,3 +176,11 @@ def train_proxy(s, pairs_csv: str, out_dir: str, checkpoint_dir: str | None = No
             "objective": s.objective, "seed": s.seed, "onpolicy_fraction": s.onpolicy, "label_mode": s.labels["mode"],
             "flip_rate": base + s.flip - 2 * base * s.flip, "params": count_params(model),
             "train_loss": float(result.training_loss), "steps": int(result.global_step), **metrics}
+
+
+def ood_shift(s, ood_csv: str) -> dict:
+    """Mao's shift on new prompts for one shift proxy (``settings.ShiftScores``): its accuracy on
+    the OOD prompts' pairs (:func:`overopt.data.labels.ood_pairs`) clean and with the cue on
+    either side (``ood_*``). Its own job, after training, so the OOD pairs' settings retrain nothing."""
+    rm = RewardModel.load(s.rm, None, s.trust_remote_code, s.score_batch_size)
+    return {"rm": s.id, **shift_metrics(rm, heldout_pairs(read_pairs(ood_csv)), s.cue, prefix="ood_")}

@@ -28,3 +28,32 @@ rule train_rm:
         gpu=1,
     script:
         "../scripts/train_rm.py"
+
+
+SHIFT_PROXIES = T.of_family(target_grid.CUE)
+
+
+rule score_shift:
+    """A shift proxy's accuracy on the OOD prompts' pairs, clean and with the cue (Mao's shift on
+    new prompts), after training: the OOD pairs' settings retrain nothing."""
+    wildcard_constraints:
+        rm=T.wildcard(SHIFT_PROXIES) if SHIFT_PROXIES else "none",
+    output:
+        f"{R}/rms/{{rm}}/ood_shift.json",
+    input:
+        rm=lambda wc: local_input(T[wc.rm].model),
+        pairs=rules.label_ood.output[0],
+        code=code("score_shift"),
+    params:
+        hp=lambda wc: S.shift_scores(wc.rm),
+    log:
+        log("score_shift", "{rm}"),
+    benchmark:
+        bench("score_shift", "{rm}")
+    conda:
+        ENV_TORCH
+    threads: 1
+    resources:
+        gpu=1,
+    script:
+        "../scripts/score_shift.py"

@@ -6,6 +6,7 @@ rule rm_metrics:
         table("rm_metrics"),
     input:
         metrics=[t.meta for t in T.proxies],
+        shift=[f"{R}/rms/{t.id}/ood_shift.json" for t in SHIFT_PROXIES],
         code=code("rm_metrics"),
     log:
         log("rm_metrics"),

@@ -4,4 +4,4 @@ from overopt import runtime
 from overopt.tables import curves
 
 runtime.job(snakemake, 0)
-curves.rm_metrics(snakemake.input.metrics).to_csv(snakemake.output[0], index=False)
+curves.rm_metrics(snakemake.input.metrics, snakemake.input.shift).to_csv(snakemake.output[0], index=False)

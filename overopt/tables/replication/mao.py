@@ -16,6 +16,10 @@ RULE = ("replicated if ci_low > 0; not replicated if ci_high < 0; inconclusive o
 CLAIMS = [  # (claim, statistic, what it reads)
     ("shift_hurts_bt", "bt's held-out gold accuracy minus its accuracy with the cue on the rejected side", "drop"),
     ("pfr_beats_bt_under_shift", "pfr minus bt accuracy with the cue on the rejected side (same seed)", "shift"),
+    ("shift_hurts_bt_ood", "bt's gold accuracy on pairs of OOD prompts (the held-out topic) minus its accuracy there "
+     "with the cue on the rejected side", "drop_ood"),
+    ("pfr_beats_bt_under_ood_shift", "pfr minus bt accuracy on pairs of OOD prompts with the cue on the rejected "
+     "side (same seed)", "shift_ood"),
     ("pfr_bon_gold_above_bt", "pfr minus bt gold of best-of-n at the pool's largest n (same seed)", "bon"),
     ("pfr_rl_gold_above_bt", "pfr minus bt gold at the end of RL from pi_init (same seed)", "rl"),
 ]
@@ -38,15 +42,17 @@ def _mao(rm_metrics: pd.DataFrame | None, curves: pd.DataFrame, level: float) ->
     rows = []
     metrics = pd.DataFrame() if rm_metrics is None else rm_metrics
     for claim, statistic, what in CLAIMS:
-        if what in ("drop", "shift"):
-            if metrics.empty or "shift_accuracy" not in metrics:
+        kind, _, where = what.partition("_")
+        prefix = f"{where}_" if where else ""
+        if kind in ("drop", "shift"):
+            if metrics.empty or f"{prefix}shift_accuracy" not in metrics:
                 t = pd.DataFrame()
             else:
-                m = metrics.assign(drop=metrics["gold_accuracy"] - metrics["shift_accuracy"])
-                t = _per_seed(m, "drop" if what == "drop" else "shift_accuracy")
+                m = metrics.assign(drop=metrics[f"{prefix}gold_accuracy"] - metrics[f"{prefix}shift_accuracy"])
+                t = _per_seed(m, "drop" if kind == "drop" else f"{prefix}shift_accuracy")
         else:
             t = _per_seed(_gold_at_end(curves, what), "gold")
-        need = ["bt"] if what == "drop" else ["bt", "pfr"]
+        need = ["bt"] if kind == "drop" else ["bt", "pfr"]
         if t.empty or not set(need) <= set(t.columns):
             has_cue = "family" in metrics and (metrics["family"] == CUE).any()
             reason = ("no shift proxies (shift.seeds)" if not has_cue else
@@ -55,7 +61,7 @@ def _mao(rm_metrics: pd.DataFrame | None, curves: pd.DataFrame, level: float) ->
                       f"needs {' and '.join(need)} shift proxies (shift.objectives)")
             rows.append(_off(MAO, claim, statistic, RULE, reason))
             continue
-        x = (t["bt"] if what == "drop" else t["pfr"] - t["bt"]).dropna().to_numpy()
+        x = (t["bt"] if kind == "drop" else t["pfr"] - t["bt"]).dropna().to_numpy()
         value, lo, hi = _t_mean(x, level)
         desc = (f"{statistic}: mean over {x.size} seed(s)"
                 + (f"; bt {t['bt'].mean():.3f}, pfr {t['pfr'].mean():.3f}" if "pfr" in t else ""))
