@@ -73,7 +73,8 @@ CUDA_START_S, LOAD_BYTES_S = 3.0, 1.0e9  # GPU runs: CUDA context; reading a mod
 CUDA_CONTEXT_MB = 500
 # Per-rule factors on the CPU model work of the trainers (reward calls, decoding, logging,
 # evaluation bookkeeping), fitted to the same default jobs (median over median); 1 on a GPU.
-RULE_FACTOR = {"score_pool": 0.7, "score_runs": 0.45, "train_rl": 0.6, "train_daa": 1.2, "train_policy": 1.15, "label_pairs": 1.25, "label_offpolicy": 1.25}
+RULE_FACTOR = {"score_pool": 0.7, "score_runs": 0.45, "train_rl": 0.6, "train_daa": 1.2, "train_policy": 1.15, "label_pairs": 1.25, "label_offpolicy": 1.25,
+               "label_ood": 1.25}
 # Set-up work a job does whatever its size (building the trainer, its datasets and the world's
 # tables), seconds: the median residual of the tiny run's jobs, forked and in their own process
 # alike (2026-12-02), where it is most of a job once the imports are gone.

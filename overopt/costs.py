@@ -350,7 +350,8 @@ def jobs(config: dict, prompt_tokens: int | None = None) -> list[Job]:
     n_boot = c["fit"]["n_boot"]
     add("bon_fits", "bon_fits", [("score_pool", t) for t in scored] + [("gold_rm", "gold_rm")],
         Work(rows=len(scored) * n_boot * (pool_n / c["bon"]["N"]) * bon_grid))  # the resampled curves
-    add("rm_metrics", "rm_metrics", [("train_rm", p["id"]) for p in trained(c)], Work(rows=len(trained(c))))
+    add("rm_metrics", "rm_metrics", [("train_rm", p["id"]) for p in trained(c)]
+        + [("score_shift", p["id"]) for p in trained(c) if p["cue"]], Work(rows=len(trained(c))))
     family = [m["id"] for m in flip_family(c)]
     scorers = run_scorers(c)
     for t, runs in scorers.items():

@@ -49,6 +49,7 @@ BAD = [
     (lambda c: c["proxy"]["sizes"][0]["arch"].update(n_head=3), "proxy.sizes[0].arch", "divisible"),
     (lambda c: c["rl"].update(algorithms=["reinforce"]), "rl.algorithms[0]", "is not one of"),
     (lambda c: c["rl"].update(prompts=1001), "rl.prompts", "policy_train has only 1000"),
+    (lambda c: c["rl"].update(prompts=7), "rl.prompts", "RLOO trains on 8 prompts a step"),
     (lambda c: c["policy"].update(more_sizes_targets=["huge-d1-bt-s0"]), "policy.more_sizes_targets",
      "not an RL target"),
     (lambda c: c["policy"]["more_sizes"].append({"name": "small", "arch": {"n_embd": 8, "n_layer": 1, "n_head": 2}}),

@@ -425,3 +425,4 @@ def test_mao_shift_claims_read_the_cue_family_by_seed_in_and_out_of_distribution
     old = pd.DataFrame(rows).drop(columns=["ood_gold_accuracy", "ood_shift_accuracy"])  # a run before the OOD pairs
     r = one(replication_table(curves, fits_of(curves), rm_metrics=old), "shift_hurts_bt_ood")
     assert r["n"] == 0 and r["verdict"] == INCONCLUSIVE and one(t, "shift_hurts_bt")["n"] == 3
+    assert "score_shift" in r["description"]

@@ -28,7 +28,7 @@ OVERLAY = {"checkpoint_steps": 10,
            "proxy": {"sizes": [{"name": "big", "arch": {"n_embd": 64, "n_layer": 3, "n_head": 4}}],
                      "data_sizes": [600], "extra_seeds": {"seeds": []},
                      "train": {"num_train_epochs": 4, "logging_steps": 5}},
-           "rl": {"steps": 70, "eval_every": 10},
+           "rl": {"steps": 70, "eval_every": 10, "prompts": None},  # every policy_train prompt: kills fall mid-pass
            "role_swap": {"size": "big"}, "shift": {"size": "big"}, "mix": {"size": "big"}}  # the designs on the one size
 RL_KILL_PAST = 2 * RL_PASS  # kill after a checkpoint at a step > 50: the third pass
 RM_KILL_PAST = 25  # in the second epoch (steps 20..38)

@@ -102,7 +102,7 @@ def world(tmp_path_factory):
 def rl_settings(d, kl_coef=0.05):
     target = {"id": "gold", "kind": "gold", "model": str(d / "gold"), "transform": None}
     return settings.RL(algorithm="rloo", kl_coef=kl_coef, seed=0, policy=str(d / "policy"), policy_name="tiny",
-                       target=target, gold=str(d / "gold"), steps=RL_STEPS, num_generations=GENERATIONS,
+                       target=target, gold=str(d / "gold"), steps=RL_STEPS, prompts=None, num_generations=GENERATIONS,
                        eval_every=2, train={"learning_rate": 1e-2, "per_device_train_batch_size": RL_BATCH,
                                             "logging_steps": 3},
                        evaluation=EVALUATION, trust_remote_code=False, dtype="auto", study_seed=0)

@@ -23,7 +23,7 @@ def rl_settings(d, algorithm, kl_coef, steps=4):
     prompt (RLOO; PPO ignores it)."""
     target = {"id": "gold", "kind": "gold", "model": str(d / "gold"), "transform": None}
     return settings.RL(algorithm=algorithm, kl_coef=kl_coef, seed=0, policy=str(d / "policy"), policy_name="tiny",
-                       target=target, gold=str(d / "gold"), steps=steps, num_generations=4,
+                       target=target, gold=str(d / "gold"), steps=steps, prompts=None, num_generations=4,
                        eval_every=2, train=TRAIN, evaluation=EVALUATION, trust_remote_code=False, dtype="auto", study_seed=0)
 
 

@@ -56,6 +56,7 @@ def _mao(rm_metrics: pd.DataFrame | None, curves: pd.DataFrame, level: float) ->
         if t.empty or not set(need) <= set(t.columns):
             has_cue = "family" in metrics and (metrics["family"] == CUE).any()
             reason = ("no shift proxies (shift.seeds)" if not has_cue else
+                      "no OOD shift scores (rule score_shift)" if prefix and f"{prefix}shift_accuracy" not in metrics else
                       "no RL against the shift proxies (shift.rl)" if what == "rl" and t.empty else
                       "no best-of-n curves of the shift proxies" if what == "bon" and t.empty else
                       f"needs {' and '.join(need)} shift proxies (shift.objectives)")
