@@ -235,12 +235,12 @@ def check(config: dict) -> None:
         raise ConfigError("rl.prompts", f"{rl['prompts']} RL prompts, but world.prompts.policy_train has only "
                                         f"{w['prompts']['policy_train']}")
     n_rl = rl["prompts"] or w["prompts"]["policy_train"]
-    if "rloo" in rl["algorithms"] and n_rl < batch // rl["num_generations"]:  # TRL drops a partial step: 0 steps
-        raise ConfigError("rl.prompts", f"RLOO trains on {batch // rl['num_generations']} prompts a step "
-                                        f"(rl.train.per_device_train_batch_size / rl.num_generations); RL has {n_rl}")
     if "ppo" in rl["algorithms"] and batch > n_rl:
         raise ConfigError("rl.train.per_device_train_batch_size", f"PPO needs at least {batch} training prompts, "
                                                                   f"RL has {n_rl} (rl.prompts, world.prompts.policy_train)")
+    if "rloo" in rl["algorithms"] and n_rl < batch // rl["num_generations"]:  # TRL drops a partial step: 0 steps
+        raise ConfigError("rl.prompts", f"RLOO trains on {batch // rl['num_generations']} prompts a step "
+                                        f"(rl.train.per_device_train_batch_size / rl.num_generations); RL has {n_rl}")
     _check_unique("rl", rl, ("algorithms", "kl_coefs", "seeds"))
     _check_path_numbers("rl.kl_coefs", rl["kl_coefs"])
     for i, sweep in enumerate(rl["sweeps"]):
