@@ -90,22 +90,6 @@ class ShiftScores(Score):
 
 
 @dataclass(frozen=True)
-class OODPairs:
-    """Gold-labeled pairs of ``policy``'s samples on the OOD prompts (Mao's shift on new
-    prompts), ``pairs_per_prompt`` per prompt."""
-
-    policy: str
-    gold: str
-    pairs_per_prompt: int
-    response_len: int
-    sample_batch_size: int
-    score_batch_size: int
-    trust_remote_code: bool
-    dtype: str  # float32, bfloat16 or auto (overopt.runtime.compute_dtype)
-    seed: int
-
-
-@dataclass(frozen=True)
 class RunScores(Score):
     """One role-swap member's scores of the role-swap RL runs' evaluation samples."""
 
@@ -164,11 +148,9 @@ class RoleSwap:
 
 
 @dataclass(frozen=True)
-class Labels:
-    mode: str
-    flip_rate: float
-    heldout: int
-    n_train: int
+class GoldSampling:
+    """Samples of ``policy`` scored by the gold RM: what every labeling stage shares."""
+
     policy: str
     gold: str
     response_len: int
@@ -177,6 +159,22 @@ class Labels:
     trust_remote_code: bool
     dtype: str  # float32, bfloat16 or auto (overopt.runtime.compute_dtype)
     seed: int
+
+
+@dataclass(frozen=True)
+class Labels(GoldSampling):
+    mode: str
+    flip_rate: float
+    heldout: int
+    n_train: int
+
+
+@dataclass(frozen=True)
+class OODPairs(GoldSampling):
+    """Gold-labeled pairs of ``policy``'s samples on the OOD prompts (Mao's shift on new
+    prompts), ``pairs_per_prompt`` per prompt."""
+
+    pairs_per_prompt: int
 
 
 @dataclass(frozen=True)

@@ -125,10 +125,13 @@ class Stages:
 
     def labels(self) -> dict:
         lab = self.c["labels"]
-        return to_hp(Labels(lab["mode"], lab["flip_rate"], lab["heldout"], max(self.c["proxy"]["data_sizes"]),
-                            self.pi_init, gold_model(self.c), self.c["response_len"], self.c["sample_batch_size"],
-                            self.c["score_batch_size"], self.c["trust_remote_code"], self.c["dtype"],
-                            self.c["seed"] + 5))
+        return to_hp(Labels(**self._gold_sampling(self.c["seed"] + 5), mode=lab["mode"], flip_rate=lab["flip_rate"],
+                            heldout=lab["heldout"], n_train=max(self.c["proxy"]["data_sizes"])))
+
+    def _gold_sampling(self, seed: int) -> dict:
+        return {"policy": self.pi_init, "gold": gold_model(self.c), "response_len": self.c["response_len"],
+                "sample_batch_size": self.c["sample_batch_size"], "score_batch_size": self.c["score_batch_size"],
+                "trust_remote_code": self.c["trust_remote_code"], "dtype": self.c["dtype"], "seed": seed}
 
     def shift_scores(self, rm: str) -> dict:
         t = self.targets[rm]
@@ -136,9 +139,7 @@ class Stages:
                                  t.chat, rm, t.grid["cue"]["text"]))
 
     def ood_pairs(self) -> dict:
-        return to_hp(OODPairs(self.pi_init, gold_model(self.c), self.c["shift"]["ood_pairs"], self.c["response_len"],
-                              self.c["sample_batch_size"], self.c["score_batch_size"], self.c["trust_remote_code"],
-                              self.c["dtype"], self.c["seed"] + 8))
+        return to_hp(OODPairs(**self._gold_sampling(self.c["seed"] + 8), pairs_per_prompt=self.c["shift"]["ood_pairs"]))
 
     def offpolicy_labels(self) -> dict:
         lab, mx = self.labels(), self.c["mix"]
