@@ -27,6 +27,7 @@ VARIANTS = {
                           "rl": RLOO},
     "no-role-swap": {"role_swap": {"flip_rates": []}, "rl": RLOO},
     "no-mix": {"mix": {"onpolicy_fractions": []}, "rl": RLOO},
+    "no-shift": {"shift": {"seeds": []}, "rl": RLOO},
     "ppo-only": {"rl": {"algorithms": ["ppo"], "sweeps": []}},
 }
 

@@ -92,45 +92,44 @@ def mix_pairs(onpolicy: pd.DataFrame, offpolicy: pd.DataFrame, fraction: float) 
                      ignore_index=True)
 
 
-def make_pairs(s, gold_norm: str, prompts_csv: str, out_csv: str, temperature: float = 1.0,
-               n_train: int | None = None) -> None:
-    """Sample two responses per RM-training prompt, score with gold, label, save
-    (``settings.Labels``): pi_init's (on-policy) on the first ``s.n_train`` prompts, or, for
-    Razin's off-policy source, pi_init at ``temperature`` on the first ``n_train``; the
-    held-out pairs on the same ``s.heldout`` prompts after the first ``s.n_train`` either way."""
-    from overopt.models import RewardModel, load_policy
-    from overopt.data.splits import eval_prompts
+def _gold_scored_pairs(s, gold_norm: str, prompts: pd.DataFrame, temperature: float = 1.0):
+    """Two samples of ``s.policy`` per row of ``prompts`` and gold's normalized scores of them
+    (``label_pairs``' ``responses`` and ``gold``)."""
     from overopt.data.sampling import sample_responses
+    from overopt.models import RewardModel, load_policy
 
-    n = s.n_train if n_train is None else n_train
-    rm_train = eval_prompts(prompts_csv, "rm_train")
-    prompts = pd.concat([rm_train.head(n), rm_train.iloc[s.n_train:s.n_train + s.heldout]], ignore_index=True)
     model, tok = load_policy(s.policy, s.trust_remote_code)
     resp = sample_responses(model, tok, prompts["prompt"].tolist(), 2, s.response_len, s.sample_batch_size, s.seed,
                             progress="pair samples", temperature=temperature)
     gold = RewardModel.load(s.gold, gold_norm, s.trust_remote_code, s.score_batch_size)
     g = gold.scores(prompts["prompt"].to_numpy()[resp["prompt_idx"]].tolist(), resp["response"].tolist(),
                     progress="gold scores")
+    return resp, g
+
+
+def make_pairs(s, gold_norm: str, prompts_csv: str, out_csv: str, temperature: float = 1.0,
+               n_train: int | None = None) -> None:
+    """Sample two responses per RM-training prompt, score with gold, label, save
+    (``settings.Labels``): pi_init's (on-policy) on the first ``s.n_train`` prompts, or, for
+    Razin's off-policy source, pi_init at ``temperature`` on the first ``n_train``; the
+    held-out pairs on the same ``s.heldout`` prompts after the first ``s.n_train`` either way."""
+    from overopt.data.splits import eval_prompts
+
+    n = s.n_train if n_train is None else n_train
+    rm_train = eval_prompts(prompts_csv, "rm_train")
+    prompts = pd.concat([rm_train.head(n), rm_train.iloc[s.n_train:s.n_train + s.heldout]], ignore_index=True)
+    resp, g = _gold_scored_pairs(s, gold_norm, prompts, temperature)
     label_pairs(prompts, resp, g, s.mode, s.flip_rate, n, s.seed + 1).to_csv(out_csv, index=False)
 
 
 def ood_pairs(s, gold_norm: str, prompts_csv: str, out_csv: str) -> None:
     """Held-out pairs on the OOD prompts (the held-out topic) for Mao's shift (``settings.OODPairs``):
-    ``2 * s.pairs_per_prompt`` pi_init samples per OOD prompt, paired as (0, 1), (2, 3), ... so no
-    response is in two pairs, scored by gold and labeled hard, no flips (the higher gold is
-    chosen). Sampled here, not taken from the RM evaluation's OOD pool, so no ``rm_eval`` key
-    retrains the shift proxies."""
-    from overopt.data.sampling import sample_responses
+    ``s.pairs_per_prompt`` pairs of fresh pi_init samples per OOD prompt (no response in two
+    pairs), scored by gold and labeled hard, no flips (the higher gold is chosen). Sampled here,
+    not taken from the RM evaluation's OOD pool, so no ``rm_eval`` key retrains the shift proxies."""
     from overopt.data.splits import eval_prompts
-    from overopt.models import RewardModel, load_policy
 
-    prompts, half = eval_prompts(prompts_csv, "ood"), s.pairs_per_prompt
-    model, tok = load_policy(s.policy, s.trust_remote_code)
-    pool = sample_responses(model, tok, prompts["prompt"].tolist(), 2 * half, s.response_len, s.sample_batch_size,
-                            s.seed, progress="OOD pair samples")
-    gold = RewardModel.load(s.gold, gold_norm, s.trust_remote_code, s.score_batch_size)
-    g = gold.scores(prompts["prompt"].to_numpy()[pool["prompt_idx"]].tolist(), pool["response"].tolist(),
-                    progress="gold scores of the OOD pairs")
-    resp = pool.assign(prompt_idx=pool["prompt_idx"] * half + pool["sample"] // 2, sample=pool["sample"] % 2)
-    per_pair = prompts.iloc[np.repeat(np.arange(len(prompts)), half)].reset_index(drop=True)
-    label_pairs(per_pair, resp, g, "hard", 0.0, 0, s.seed).to_csv(out_csv, index=False)
+    ood = eval_prompts(prompts_csv, "ood")
+    prompts = ood.iloc[np.repeat(np.arange(len(ood)), s.pairs_per_prompt)].reset_index(drop=True)
+    resp, g = _gold_scored_pairs(s, gold_norm, prompts)
+    label_pairs(prompts, resp, g, "hard", 0.0, 0, s.seed).to_csv(out_csv, index=False)
