@@ -339,9 +339,10 @@ def test_seeds_are_averaged_not_crashed_on():
                         rl(rm0, 0.5, 0.3, seed=0, rng_seed=3), rl(rm0, 0.5, 0.3, seed=1, rng_seed=4)])
     t = replication_table(curves, fits_of(curves))
     assert one(t, "bon_gold_peaks_smallest_proxy")["verdict"] == REPLICATED
-    # a second training seed of the cell is another RM, whose fits are not pooled: the peak is seed 0's
+    # a second training seed of the cell is another RM with a fit of its own: the claim must hold for both
     bon_row = one(t, "bon_gold_peaks_smallest_proxy")
-    assert "xs-d1000-bt-s0" in bon_row["description"] and "xs-d1000-bt-s1" not in bon_row["description"]
+    assert "xs-d1000-bt-s0" in bon_row["description"] and "xs-d1000-bt-s1" in bon_row["description"]
+    assert "every one of its 2 training seeds" in bon_row["description"] and bon_row["n"] == 2 * (len(NS) - 1)
     assert one(t, "rl_gold_peaks_smallest_proxy")["verdict"] == REPLICATED
     # newer fits.csv: per-seed rows plus a seed-pooled row with a bootstrap peak interval
     fits = fits_of(curves)
@@ -350,6 +351,29 @@ def test_seeds_are_averaged_not_crashed_on():
     r = one(replication_table(curves, pd.concat([fits.assign(n_seeds=1), pooled])), "rl_gold_peaks_smallest_proxy")
     assert "bootstrap" in r["rule"] and r["ci_high"] == pytest.approx(2.7 / 3.0) and r["verdict"] == REPLICATED
     assert rep._pooled(pd.concat([fits.assign(n_seeds=1), pooled])).shape[0] == len(fits) - len(rl_fit) + 1
+
+
+def test_bon_peak_must_hold_for_every_training_seed():
+    """Intersection-union over the cell's training seeds: replicated only if every seed's
+    interval lies inside the range, not replicated only if every seed's lies beyond it."""
+    rms = [_rm("xs", 1000, seed=s) for s in range(3)]
+
+    def row(betas):
+        curves = pd.concat([bon(rm, 1.0, b, rng_seed=i) for i, (rm, b) in enumerate(zip(rms, betas))])
+        return one(replication_table(curves, fits_of(curves)), "bon_gold_peaks_smallest_proxy")
+
+    def alone(beta, i):
+        curves = bon(rms[i], 1.0, beta, rng_seed=i)
+        return one(replication_table(curves, fits_of(curves)), "bon_gold_peaks_smallest_proxy")
+
+    both = row([0.4, 0.45, 0.5])  # peaks at d 1.0-1.25 of 2.13
+    assert both["verdict"] == REPLICATED and "intersection-union" in both["rule"]
+    singles = [alone(b, i) for i, b in enumerate([0.4, 0.45, 0.5])]
+    assert both["ci_low"] == pytest.approx(min(r["ci_low"] for r in singles))
+    assert both["ci_high"] == pytest.approx(max(r["ci_high"] for r in singles))
+    assert both["value"] == pytest.approx(np.median([r["value"] for r in singles]))
+    assert row([0.4, 0.45, 0.05])["verdict"] == INCONCLUSIVE  # one seed peaks far beyond the range
+    assert row([0.05, 0.06, 0.07])["verdict"] == NOT_REPLICATED
 
 
 # --- the real tiny-preset tables ----------------------------------------------------------

@@ -113,16 +113,16 @@ def _proxies(frame: pd.DataFrame) -> pd.DataFrame:
     return p[p["objective"] == ("bt" if "bt" in objs else objs[0])] if objs else p
 
 
-def _smallest(frame: pd.DataFrame) -> pd.DataFrame:
+def _smallest(frame: pd.DataFrame, every_seed: bool = False) -> pd.DataFrame:
     """The rows of the smallest proxy (fewest params, then fewest pairs), of its first training
-    seed with every RL seed: replicates of the cell (``proxy.extra_seeds``) are other RMs, whose
-    fits are not pooled, so they feed the coefficient scaling, not the peak."""
+    seed with every RL seed, or with ``every_seed`` of all its training seeds: replicates of the
+    cell (``proxy.extra_seeds``) are other RMs, each with a fit of its own."""
     p = _proxies(frame)
     if p.empty:
         return p
     p = p[p["params"] == p["params"].min()]
     p = p[p["data_size"] == p["data_size"].min()]
-    return p[p["seed"] == p["seed"].min()] if p["seed"].notna().any() else p
+    return p if every_seed or not p["seed"].notna().any() else p[p["seed"] == p["seed"].min()]
 
 
 def _truthy(s: pd.Series) -> pd.Series:
@@ -238,6 +238,30 @@ def _peak_row(paper, claim, what, units, fit_rows, method, level, **setting) -> 
             if p["n"] >= 3 else f"{what}: too few points with d > 0 to fit ({p['n']})")
     return _row(paper, claim, desc, PEAK_STAT, _peak_rule(p["source"]), inside(lo, hi, 0.0, 1.0), value, (lo, hi),
                 p["n"], **setting)
+
+
+def _peak_row_every_seed(paper, claim, what, per_rm: list[tuple], method, level, **setting) -> dict:
+    """The peak claim over several training seeds of one cell, each an RM with a fit of its own
+    (``per_rm``: (units, fit rows) per RM): value the median of their d*/d_max, interval the
+    union of their intervals, so the claim is replicated only if it holds for every seed (an
+    intersection-union test, valid at the seeds' own level with no multiplicity correction)
+    and not replicated only if it fails for every seed on the same side; ``n`` sums the fitted
+    points."""
+    if len(per_rm) == 1:
+        return _peak_row(paper, claim, what, *per_rm[0], method, level, **setting)
+    ps = [_peak_ratio(units, fits, method, level) for units, fits in per_rm]
+    ratio = np.array([[p[k] / p["d_max"] for k in ("d_star", "lo", "hi")] for p in ps], dtype=np.float64)
+    if any(p["n"] < 3 for p in ps) or np.isnan(ratio).any():
+        lo = hi = value = np.nan
+    else:
+        value, lo, hi = float(np.median(ratio[:, 0])), float(ratio[:, 1].min()), float(ratio[:, 2].max())
+    d_max = max(p["d_max"] for p in ps)
+    desc = (f"{what} rises to a fitted peak inside the measured range (d up to {d_max:.2f}) and then falls, "
+            f"for every one of its {len(ps)} training seeds")
+    source = (f"{ps[0]['source']}, per training seed; the union of the {len(ps)} seeds' intervals (replicated only "
+              "if every seed's lies inside: an intersection-union test)")
+    return _row(paper, claim, desc, PEAK_STAT, _peak_rule(source), inside(lo, hi, 0.0, 1.0), value, (lo, hi),
+                sum(p["n"] for p in ps), **setting)
 
 
 def _name(rows: pd.DataFrame) -> str:

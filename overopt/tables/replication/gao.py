@@ -17,6 +17,7 @@ from overopt.tables.replication.common import (
     _off,
     _peak_ratio,
     _peak_row,
+    _peak_row_every_seed,
     _peak_rule,
     _proxies,
     _rel,
@@ -35,14 +36,14 @@ from overopt.tables.replication.common import (
 
 def _gao_peaks(curves, fits, base, level) -> list[dict]:
     rows = []
-    small = _smallest(_match(curves[curves["method"] == "bon"], policy=base))
+    small = _smallest(_match(curves[curves["method"] == "bon"], policy=base), every_seed=True)
     claim = "bon_gold_peaks_smallest_proxy"
     if small.empty:
         rows.append(_off(GAO, claim, PEAK_STAT, _peak_rule(PEAK_CI), "no best-of-n curves against a proxy", policy=base))
     else:
-        rows.append(_peak_row(GAO, claim, f"Best-of-n gold vs d against the smallest proxy ({_name(small)})",
-                              [g for _, g in small.groupby("rm")], _gold_fits(fits, "bon", "bon", small["rm"], policy=base),
-                              "bon", level, policy=base))
+        per_rm = [([g], _gold_fits(fits, "bon", "bon", [rm], policy=base)) for rm, g in small.groupby("rm")]
+        rows.append(_peak_row_every_seed(GAO, claim, f"Best-of-n gold vs d against the smallest proxy ({_name(small)})",
+                                         per_rm, "bon", level, policy=base))
     claim = "rl_gold_peaks_smallest_proxy"
     settings = _rl_settings(curves, base)
     if not settings:
