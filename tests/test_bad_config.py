@@ -357,7 +357,7 @@ def _same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-@pytest.mark.parametrize("preset", [None, "tiny", "pythia", "full"])
+@pytest.mark.parametrize("preset", [None, "tiny", "pythia", "full", "long"])
 def test_presets_validate_offline(root, preset):
     cfg = yaml.safe_load((root / "config.yaml").read_text())
     if preset:
