@@ -374,6 +374,10 @@ def test_bon_peak_must_hold_for_every_training_seed():
     assert both["value"] == pytest.approx(np.median([r["value"] for r in singles]))
     assert row([0.4, 0.45, 0.05])["verdict"] == INCONCLUSIVE  # one seed peaks far beyond the range
     assert row([0.05, 0.06, 0.07])["verdict"] == NOT_REPLICATED
+    short = pd.concat([bon(rm, 1.0, 0.4, rng_seed=i) for i, rm in enumerate(rms)])
+    short = short[(short["n"] <= 3) | (short["seed"] != 1)]  # seed 1's curve has 2 points with d > 0
+    r = one(replication_table(short, fits_of(short[short["seed"] != 1])), "bon_gold_peaks_smallest_proxy")
+    assert r["verdict"] == INCONCLUSIVE and np.isnan(r["value"]) and "too few points" in r["description"]
 
 
 # --- the real tiny-preset tables ----------------------------------------------------------

@@ -256,8 +256,10 @@ def _peak_row_every_seed(paper, claim, what, per_rm: list[tuple], method, level,
     else:
         value, lo, hi = float(np.median(ratio[:, 0])), float(ratio[:, 1].min()), float(ratio[:, 2].max())
     d_max = max(p["d_max"] for p in ps)
+    few = min(p["n"] for p in ps)
     desc = (f"{what} rises to a fitted peak inside the measured range (d up to {d_max:.2f}) and then falls, "
-            f"for every one of its {len(ps)} training seeds")
+            f"for every one of its {len(ps)} training seeds" if few >= 3
+            else f"{what}: too few points with d > 0 to fit ({few}) for one of its {len(ps)} training seeds")
     source = (f"{ps[0]['source']}, per training seed; the union of the {len(ps)} seeds' intervals (replicated only "
               "if every seed's lies inside: an intersection-union test)")
     return _row(paper, claim, desc, PEAK_STAT, _peak_rule(source), inside(lo, hi, 0.0, 1.0), value, (lo, hi),
