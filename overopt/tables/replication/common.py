@@ -232,36 +232,30 @@ def _peak_rule(source: str) -> str:
 
 
 def _peak_row(paper, claim, what, units, fit_rows, method, level, **setting) -> dict:
-    p = _peak_ratio(units, fit_rows, method, level)
-    lo, hi, value = (v / p["d_max"] for v in (p["lo"], p["hi"], p["d_star"]))
-    desc = (f"{what} rises to a fitted peak inside the measured range (d up to {p['d_max']:.2f}) and then falls"
-            if p["n"] >= 3 else f"{what}: too few points with d > 0 to fit ({p['n']})")
-    return _row(paper, claim, desc, PEAK_STAT, _peak_rule(p["source"]), inside(lo, hi, 0.0, 1.0), value, (lo, hi),
-                p["n"], **setting)
+    """The peak claim on one curve (the mean over ``units``, e.g. RL seeds of one run)."""
+    return _peak_row_every_seed(paper, claim, what, [(units, fit_rows)], method, level, **setting)
 
 
 def _peak_row_every_seed(paper, claim, what, per_rm: list[tuple], method, level, **setting) -> dict:
-    """The peak claim over several training seeds of one cell, each an RM with a fit of its own
+    """The peak claim over the training seeds of one cell, each an RM with a fit of its own
     (``per_rm``: (units, fit rows) per RM): value the median of their d*/d_max, interval the
-    union of their intervals, so the claim is replicated only if it holds for every seed (an
-    intersection-union test, valid at the seeds' own level with no multiplicity correction)
-    and not replicated only if it fails for every seed on the same side; ``n`` sums the fitted
-    points."""
-    if len(per_rm) == 1:
-        return _peak_row(paper, claim, what, *per_rm[0], method, level, **setting)
+    union of their intervals, so with several seeds the claim is replicated only if it holds for
+    every seed (an intersection-union test, valid at the seeds' own level with no multiplicity
+    correction) and not replicated only if it fails for every seed on the same side; ``n`` sums
+    the fitted points. One RM: its own d*/d_max and interval."""
     ps = [_peak_ratio(units, fits, method, level) for units, fits in per_rm]
     ratio = np.array([[p[k] / p["d_max"] for k in ("d_star", "lo", "hi")] for p in ps], dtype=np.float64)
-    if any(p["n"] < 3 for p in ps) or np.isnan(ratio).any():
-        lo = hi = value = np.nan
+    few, many = min(p["n"] for p in ps), len(ps) > 1
+    if few < 3 or np.isnan(ratio).any():
+        value = lo = hi = np.nan
     else:
         value, lo, hi = float(np.median(ratio[:, 0])), float(ratio[:, 1].min()), float(ratio[:, 2].max())
-    d_max = max(p["d_max"] for p in ps)
-    few = min(p["n"] for p in ps)
-    desc = (f"{what} rises to a fitted peak inside the measured range (d up to {d_max:.2f}) and then falls, "
-            f"for every one of its {len(ps)} training seeds" if few >= 3
-            else f"{what}: too few points with d > 0 to fit ({few}) for one of its {len(ps)} training seeds")
-    source = (f"{ps[0]['source']}, per training seed; the union of the {len(ps)} seeds' intervals (replicated only "
-              "if every seed's lies inside: an intersection-union test)")
+    seeds = f" for one of its {len(ps)} training seeds" if many else ""
+    desc = (f"{what} rises to a fitted peak inside the measured range (d up to {max(p['d_max'] for p in ps):.2f}) "
+            f"and then falls" + (f", for every one of its {len(ps)} training seeds" if many else "")
+            if few >= 3 else f"{what}: too few points with d > 0 to fit ({few}){seeds}")
+    source = ps[0]["source"] + (f", per training seed; the union of the {len(ps)} seeds' intervals (replicated "
+                                "only if every seed's lies inside: an intersection-union test)" if many else "")
     return _row(paper, claim, desc, PEAK_STAT, _peak_rule(source), inside(lo, hi, 0.0, 1.0), value, (lo, hi),
                 sum(p["n"] for p in ps), **setting)
 
